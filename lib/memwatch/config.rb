@@ -1,0 +1,102 @@
+# frozen_string_literal: true
+
+module Memwatch
+  # Options for Memwatch.start: defaults, MEMWATCH_* environment variables and
+  # validation with messages that say what is accepted. Pure Ruby; the C side
+  # re-checks ranges but never has to explain them.
+  class Config
+    # name => [default, kind, range or pattern, description]
+    OPTIONS = {
+      interval: [1.0, :float, 0.01..3600, "seconds between samples"],
+      log: [nil, :log, nil, "log directory, file path, IO, or nil for no log"],
+      log_max_bytes: [64 * 1024 * 1024, :integer, 0..(1 << 40), "rotate the log past this size (0: never)"],
+      log_keep: [3, :integer, 0..100, "rotated log files kept (x.tsv.1 ... x.tsv.N)"],
+      ring_size: [1800, :integer, 10..1_000_000, "full-resolution samples kept in memory"],
+      long_ring_size: [2880, :integer, 10..1_000_000, "downsampled samples kept in memory"],
+      long_interval: [60.0, :float, 0.01..86_400, "seconds between downsampled samples"],
+      pss_every: [10, :integer, 1..1_000_000, "read PSS/USS (smaps_rollup) every N ticks"],
+      meminfo_every: [10, :integer, 1..1_000_000, "read host /proc/meminfo every N ticks"],
+      verdict_interval: [60.0, :float, 0.01..86_400, "seconds between classifier runs"],
+      fork: [true, :boolean, nil, "restart sampling (with its own log) in forked children"],
+      label: [nil, :label, /\A[A-Za-z0-9_.-]{1,64}\z/, "a name for this process in log names and metadata"],
+      heap_walk: [true, :boolean, nil, "measure Ruby-owned malloc now and then in a forked child"],
+    }.freeze
+
+    attr_reader :values
+
+    # call-seq: Config.new(env: ENV, **options) -> config
+    #
+    # Keyword options win over MEMWATCH_<NAME> environment variables, which win
+    # over the defaults. Raises ArgumentError naming the option and what it takes.
+    def initialize(env: ENV, **options)
+      unknown = options.keys - OPTIONS.keys
+      unless unknown.empty?
+        raise ArgumentError, "memwatch: unknown option#{"s" if unknown.size > 1} " \
+                             "#{unknown.map(&:inspect).join(", ")} (known: #{OPTIONS.keys.join(", ")})"
+      end
+      @values = OPTIONS.to_h do |name, (default, kind, rule, _)|
+        value = if options.key?(name) then check(name, options[name], kind, rule, name.inspect)
+                elsif (raw = env["MEMWATCH_#{name.upcase}"]) then from_env(name, raw, kind, rule)
+                else default
+                end
+        [name, value]
+      end.freeze
+    end
+
+    def [](name) = @values.fetch(name)
+    def to_h = @values.dup
+
+    # Tick counts the sampler thread works with.
+    def long_every = [(self[:long_interval] / self[:interval]).round, 1].max
+    def periodic_every = [(self[:verdict_interval] / self[:interval]).round, 1].max
+
+    # The options as plain JSON-friendly data (an IO log is shown by its class).
+    def to_json_data
+      @values.transform_values { |v| v.is_a?(IO) ? v.inspect : v }
+    end
+
+    private
+
+    def from_env(name, raw, kind, rule)
+      value = case kind
+              when :boolean then parse_boolean(raw)
+              when :float then Float(raw, exception: false)
+              when :integer then Integer(raw, exception: false)
+              else raw.empty? ? nil : raw
+              end
+      value = raw if value.nil? && %i[float integer].include?(kind) # unparseable: report it as given
+      check(name, value, kind, rule, "MEMWATCH_#{name.upcase}=#{raw.inspect}")
+    end
+
+    def parse_boolean(raw)
+      case raw.strip.downcase
+      when "1", "true", "yes", "on" then true
+      when "0", "false", "no", "off" then false
+      else raw
+      end
+    end
+
+    def check(name, value, kind, rule, source)
+      ok = case kind
+           when :float then value.is_a?(Numeric) && rule.cover?(value.to_f)
+           when :integer then value.is_a?(Integer) && rule.cover?(value)
+           when :boolean then value == true || value == false
+           when :label then value.nil? || (value.is_a?(String) && rule.match?(value))
+           when :log then value.nil? || value.is_a?(String) || value.is_a?(IO) || value.respond_to?(:to_path)
+           end
+      raise ArgumentError, "memwatch: #{source} is invalid: #{name} must be #{expectation(kind, rule)}" \
+                           " (got #{value.inspect})" unless ok
+      kind == :float ? value.to_f : (value.respond_to?(:to_path) ? value.to_path : value)
+    end
+
+    def expectation(kind, rule)
+      case kind
+      when :float then "a number of seconds from #{rule.min} to #{rule.max}"
+      when :integer then "an integer from #{rule.min} to #{rule.max}"
+      when :boolean then "true or false (env: 1/0, true/false, yes/no, on/off)"
+      when :label then "1-64 characters of A-Z a-z 0-9 _ . -"
+      when :log then "a directory, a file path, an IO, or nil"
+      end
+    end
+  end
+end
