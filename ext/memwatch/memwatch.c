@@ -5,6 +5,7 @@
  * Reading order:
  *   memwatch.h    the sample struct, the column table, every shared function
  *   sampler.c     the pthread, its tick, the rings, fork and exit handling
+ *   sampler_rb.c  Memwatch::Native::Sampler: start/stop, the GC-counter copy
  *   procfs.c      RSS, PSS/USS, cgroup and host memory from /proc
  *   allocator.c   jemalloc (found at run time, never linked) or glibc
  *   columns.c     one description of a sample's fields for every format
