@@ -13,6 +13,7 @@ end
 
 require_relative "memwatch/runner"
 require_relative "memwatch/fork_hook"
+require_relative "memwatch/heap/native_profile"
 
 # memwatch tells why a long-running Ruby process keeps growing. See README.md.
 module Memwatch
@@ -23,6 +24,7 @@ module Memwatch
   autoload :Classifier, "memwatch/classifier"
   autoload :Verdict, "memwatch/verdict"
   autoload :LogReader, "memwatch/log_reader"
+  autoload :Heap, "memwatch/heap"
 
   @sampler = nil
   @config = nil

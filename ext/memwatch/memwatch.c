@@ -11,7 +11,9 @@
  *   columns.c     one description of a sample's fields for every format
  *   logfile.c     the TSV log: one write(2) per row, rotation
  *   json.c        json-c encoders for Memwatch.snapshot and the endpoint
- *   heapdump.c    streaming reader of ObjectSpace.dump_all output (the CLI)
+ *   heapdump.c    `memwatch heap`: summary and 3-dump diff of dump_all files
+ *                 (heapdump_scan.c reads and parses, heapdump_tab.c tables)
+ *   jeprof.c      jemalloc's prof.dump for /pprof/heap
  *
  * Everything Ruby-facing here is a private, positional primitive named with a
  * leading underscore; lib/memwatch.rb owns options, defaults and messages.
@@ -107,6 +109,7 @@ Init_memwatch(void)
     Init_memwatch_sampler(mNative);
     Init_memwatch_json(mNative);
     Init_memwatch_heapdump(mNative);
+    Init_memwatch_jeprof(mNative);
     rb_define_singleton_method(mNative, "_columns", native_columns, 0);
     rb_define_singleton_method(mNative, "_log_open", native_log_open, 5);
     rb_define_singleton_method(mNative, "_log_close", native_log_close, 0);

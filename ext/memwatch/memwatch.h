@@ -82,5 +82,6 @@ void Init_memwatch_sampler(VALUE mNative);
 void Init_memwatch_allocator(VALUE mNative);
 void Init_memwatch_json(VALUE mNative);
 void Init_memwatch_heapdump(VALUE mNative);
+void Init_memwatch_jeprof(VALUE mNative);
 
 #endif /* MEMWATCH_H */
