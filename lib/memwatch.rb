@@ -25,6 +25,10 @@ module Memwatch
   autoload :Verdict, "memwatch/verdict"
   autoload :LogReader, "memwatch/log_reader"
   autoload :Heap, "memwatch/heap"
+  autoload :Metrics, "memwatch/metrics"
+  autoload :Cluster, "memwatch/cluster"
+  autoload :PumaSupport, "memwatch/puma_support"
+  autoload :Attribution, "memwatch/attribution"
 
   @sampler = nil
   @config = nil

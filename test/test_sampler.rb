@@ -81,7 +81,9 @@ class TestSampler < Minitest::Test
     Memwatch.start(interval: 0.02)
     before = wait_for { Memwatch.samples.last }
     3.times { GC.start }
-    after = wait_for { (s = Memwatch.samples.last) && s[:count] > before[:count] && s }
+    target = GC.stat(:major_gc_count)
+    after = wait_for { (s = Memwatch.samples.last) && s[:major_gc_count] >= target && s }
+    assert_operator after[:count], :>=, before[:count] + 3
     assert_operator after[:major_gc_count], :>=, before[:major_gc_count] + 3
     assert_operator after[:gc_age_seconds], :>=, 0
     assert_equal after[:heap_allocated_pages] * GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE], after[:ruby_heap_bytes]
@@ -92,8 +94,9 @@ class TestSampler < Minitest::Test
     base = wait_for { Memwatch.samples.last }
     ptrs = NativeMemory.allocate(50 * MB)
     grown = wait_for { (s = Memwatch.samples.last) && s[:tick] > base[:tick] + 0.05 && s }
-    assert_operator grown[:rss_bytes] - base[:rss_bytes], :>, 45 * MB
-    assert_operator grown[:rss_anon_bytes] - base[:rss_anon_bytes], :>, 45 * MB
+    # Ranges, not exact values: the GC may hand pages back meanwhile.
+    assert_operator grown[:rss_bytes] - base[:rss_bytes], :>, 40 * MB
+    assert_operator grown[:rss_anon_bytes] - base[:rss_anon_bytes], :>, 40 * MB
     assert_operator grown[:rss_anon_bytes] - base[:rss_anon_bytes], :<, 80 * MB
     assert_operator grown[:rss_bytes], :>=, grown[:rss_anon_bytes]
   ensure

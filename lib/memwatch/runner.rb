@@ -6,10 +6,12 @@ module Memwatch
   # The native pthread cannot call Ruby, and a GC event hook would slow every
   # object allocation (DESIGN.md). So this one Ruby thread sleeps *without the
   # GVL* inside Sampler#_await_tick; at each tick the pthread wakes it, it copies
-  # the GC.stat counters into C (no allocation) and goes back to sleep. Every
-  # verdict_interval it also runs the periodic callbacks (classifier, heap-walk
-  # policy, cluster publishing) and turns sampler errors into warnings.
+  # the GC.stat counters into C (no allocation) and goes back to sleep. After
+  # each copy it runs the periodic callbacks that are due (classifier, heap-walk
+  # policy, cluster publishing; each has its own cadence) and turns sampler
+  # errors into warnings. Checking what is due costs one clock read per tick.
   module Runner
+    Callback = Struct.new(:block, :every, :due)
     @callbacks = []
     @thread = nil
     @warned = nil
@@ -18,12 +20,16 @@ module Memwatch
     class << self
       attr_reader :thread
 
-      # call-seq: Memwatch::Runner.on_periodic { |config| ... } -> block
+      # call-seq: Memwatch::Runner.on_periodic(every: nil) { |config| ... } -> block
       #
-      # Registers work to run every verdict_interval on the memwatch-gc thread.
-      # Keep it short (it holds the GVL); exceptions become warnings.
-      def on_periodic(&block)
-        @callbacks << block
+      # Registers work to run on the memwatch-gc thread every +every+ seconds
+      # (default: the verdict_interval option), at most once per tick. Keep it
+      # short (it holds the GVL); exceptions become warnings.
+      def on_periodic(every: nil, &block)
+        raise ArgumentError, "memwatch: on_periodic needs a block" unless block
+        raise ArgumentError, "memwatch: every must be a positive number of seconds" if every && !(every.is_a?(Numeric) && every.positive?)
+
+        @callbacks << Callback.new(block, every, 0.0)
         block
       end
 
@@ -32,8 +38,8 @@ module Memwatch
         @thread = Thread.new(sampler) do |s|
           Thread.current.name = "memwatch-gc"
           Thread.current.report_on_exception = false
-          while (due = s._await_tick)
-            periodic if due == :periodic
+          while s._await_tick
+            run_due
           end
         end
       end
@@ -51,17 +57,31 @@ module Memwatch
       attr_writer :verdict
       attr_reader :verdict
 
-      # Runs every callback now (also used by tests to avoid waiting).
+      # Runs every callback now, due or not (tests use it to avoid waiting).
       def periodic
         report_errors
-        @callbacks.each do |cb|
-          cb.call(@config)
-        rescue StandardError => e
-          warn "memwatch: periodic task failed: #{e.class}: #{e.message}"
-        end
+        @callbacks.each { |cb| call(cb, now) }
       end
 
       private
+
+      def now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+
+      def run_due
+        t = now
+        due = @callbacks.select { |cb| t >= cb.due }
+        return if due.empty?
+
+        report_errors
+        due.each { |cb| call(cb, t) }
+      end
+
+      def call(callback, time)
+        callback.due = time + (callback.every || @config&.[](:verdict_interval) || 60.0)
+        callback.block.call(@config)
+      rescue StandardError => e
+        warn "memwatch: periodic task failed: #{e.class}: #{e.message}"
+      end
 
       # Errors on the pthread (an unwritable log, a vanished /proc file) are
       # stored in C; say each new one once, and keep sampling.
@@ -75,6 +95,6 @@ module Memwatch
     end
   end
 
-  # call-seq: Memwatch.on_periodic { |config| ... }
-  def self.on_periodic(&block) = Runner.on_periodic(&block)
+  # call-seq: Memwatch.on_periodic(every: nil) { |config| ... }
+  def self.on_periodic(every: nil, &block) = Runner.on_periodic(every: every, &block)
 end
