@@ -1,0 +1,140 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+require "memwatch"
+require "memwatch/cluster"
+
+# A process joining the cluster view with the real sampler: what it publishes, when, and
+# that a forked child does not publish under its parent's name.
+class TestClusterPublish < Minitest::Test
+  Cluster = Memwatch::Cluster
+
+  def setup
+    @tmp = Dir.mktmpdir("memwatch-cluster-pub-")
+    Memwatch.stop
+    Dir.mkdir(File.join(@tmp, "logs"))
+    Memwatch.start(interval: 0.05, pss_every: 2, label: "worker-3", verdict_interval: 0.2, fork: false,
+                   log: File.join(@tmp, "logs/"))
+    Cluster.reset!
+  end
+
+  def teardown
+    Cluster.reset!
+    Memwatch.stop
+    FileUtils.rm_rf(@tmp)
+  end
+
+  def test_join_publishes_at_once_then_on_every_periodic_tick
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    first = Cluster.join
+    path = File.join(@tmp, "c", "worker-3-#{Process.pid}.json")
+    assert_equal 0o600, File.stat(path).mode & 0o777
+    doc = JSON.parse(File.read(path))
+    assert_equal %w[worker 3 worker-3], doc.values_at("role", "worker", "label")
+    assert_equal Process.pid, doc["pid"]
+    assert_kind_of Integer, doc.dig("memory", "pss_bytes"), "the boot publish uses a fresh sample (with PSS)"
+    assert_equal first["published"], doc["published"]
+    assert_equal File.join(@tmp, "logs", "memwatch-worker-3-#{Process.pid}.tsv"), doc["log_path"]
+
+    wait_until { Memwatch.samples.size >= 3 }
+    Memwatch::Runner.periodic
+    again = JSON.parse(File.read(path))
+    assert_operator again["published"], :>, doc["published"]
+    assert_equal Memwatch.samples.last[:tick].round(3), again.dig("sample", "tick").round(3)
+  end
+
+  def test_reference_is_the_first_full_sample_after_the_delay
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    first = Cluster.join(Cluster::Identity.current, reference_delay: 0.3)
+    assert_nil first["reference"], "not before reference_delay"
+    wait_until { Cluster.publisher.tap(&:publish).reference }
+    ref = Cluster.publisher.reference
+    assert_operator ref["tick"], :>=, first["published"] + 0.3 - 0.06
+    %w[rss_bytes pss_bytes uss_bytes].each { |k| assert_kind_of Integer, ref[k] }
+    assert_equal ref, Cluster.publisher.publish["reference"], "taken once, then kept"
+  end
+
+  def test_a_verdict_is_published_even_before_the_classifier_hook_runs
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    doc = Cluster.join
+    assert_includes Memwatch::Verdict::KINDS, doc.dig("verdict", "kind")
+  end
+
+  def test_leave_removes_the_file_and_shutdown_the_directory
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    Cluster.join
+    path = File.join(@tmp, "c", "worker-3-#{Process.pid}.json")
+    assert Cluster.leave
+    refute File.exist?(path)
+    Memwatch::Runner.periodic
+    refute File.exist?(path), "no publishing after leave"
+    assert Cluster.shutdown
+    assert Dir.exist?(File.join(@tmp, "c")), "a directory the user chose stays (empty)"
+  end
+
+  def test_default_directory_is_private_and_removed_at_shutdown
+    dir = Cluster.configure
+    assert_equal File.join(Dir.tmpdir, "memwatch-#{Process.uid}", "cluster-#{Process.pid}"), dir.path
+    assert_equal 0o700, File.stat(File.dirname(dir.path)).mode & 0o777
+    Cluster.join
+    assert Cluster.shutdown
+    refute Dir.exist?(dir.path)
+  end
+
+  def test_dead_masters_directories_are_removed
+    parent = File.join(Dir.tmpdir, "memwatch-#{Process.uid}")
+    dead = Process.spawn("true").tap { |pid| Process.wait(pid) }
+    stale = Cluster::Directory.new(File.join(parent, "cluster-#{dead}"), private_parent: true)
+    stale.write("worker-0", dead, {})
+    Cluster.configure
+    refute Dir.exist?(stale.path)
+  ensure
+    Cluster.shutdown
+  end
+
+  def test_a_forked_child_does_not_publish_as_its_parent
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    Cluster.join
+    reader, writer = IO.pipe
+    pid = fork do
+      reader.close
+      writer.puts [Cluster.publisher.publish.inspect, Cluster.publisher.current?].inspect
+      writer.close
+      exit!(0)
+    end
+    writer.close
+    result = reader.read
+    Process.wait(pid)
+    assert_equal [nil.inspect, false].inspect, result.strip
+    assert_equal ["worker-3-#{Process.pid}.json"], Dir.children(File.join(@tmp, "c"))
+  end
+
+  def test_own_state_without_join
+    doc = Cluster.own_state
+    assert_equal "worker-3", doc["label"]
+    assert_equal Process.pid, doc["pid"]
+    assert_equal "cluster", Cluster::View.new(Cluster::Directory.new(File.join(@tmp, "c")), doc).document["mode"]
+  end
+
+  def test_publish_failures_are_reported_once_and_sampling_goes_on
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    Cluster.join
+    FileUtils.rm_rf(File.join(@tmp, "c"))
+    _, err = capture_io do
+      Cluster.periodic
+      Cluster.periodic
+    end
+    assert_equal 1, err.scan(/memwatch cluster: cannot publish/).size, err
+    assert Memwatch.running?
+  end
+
+  private
+
+  def wait_until(timeout: 10)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    until yield
+      flunk "timed out" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      sleep 0.02
+    end
+  end
+end
