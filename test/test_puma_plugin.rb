@@ -31,7 +31,7 @@ class TestPumaPlugin < Minitest::Test
 
   def test_start_options_per_process
     s = Settings.new({ interval: 0.5 }, env: {})
-    assert_equal({ interval: 0.5, label: "worker-2", fork: false, verdict_interval: 2.0 }, s.start_options("worker-2"))
+    assert_equal({ interval: 0.5, label: "worker-2", fork: false }, s.start_options("worker-2"))
     given = Settings.new({ fork: true, verdict_interval: 30.0 }, env: {})
     assert_equal({ fork: true, verdict_interval: 30.0, label: "master" }, given.start_options("master"))
     from_env = Settings.new({}, env: { "MEMWATCH_FORK" => "1", "MEMWATCH_VERDICT_INTERVAL" => "9" })

@@ -20,6 +20,7 @@ module Memwatch
   # Pure Ruby; the state needs Memwatch's native sampler, the directory code does not.
   module Cluster
     ENV_DIR = "MEMWATCH_CLUSTER_DIR"
+    PUBLISH_EVERY = 2.0 # seconds; a publish costs tens of microseconds
 
     @directory = nil
     @publisher = nil
@@ -104,7 +105,7 @@ module Memwatch
       #   Cluster.view -> View
       def view = View.new(directory, own_state)
 
-      # Runs on the memwatch-gc thread every verdict_interval: publish, take relayed
+      # Runs on the memwatch-gc thread every PUBLISH_EVERY seconds: publish, take relayed
       # requests (cluster/routes.rb loads the relay), and say once why publishing fails
       # (a full disk must not spam the log every tick).
       def periodic
@@ -142,7 +143,7 @@ module Memwatch
       def install_periodic
         return if @periodic_installed
 
-        Memwatch.on_periodic { |_config| Cluster.periodic }
+        Memwatch.on_periodic(every: PUBLISH_EVERY) { |_config| Cluster.periodic }
         @periodic_installed = true
       end
 

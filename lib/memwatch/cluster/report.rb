@@ -24,7 +24,7 @@ module Memwatch
           "schema" => SCHEMA, "role" => identity.role, "worker" => identity.worker,
           "label" => identity.label, "pid" => Process.pid, "ppid" => Process.ppid,
           "published" => Time.now.to_f, "running" => Memwatch.running?,
-          "interval" => config[:interval], "publish_every" => config[:verdict_interval],
+          "interval" => config[:interval], "publish_every" => Cluster::PUBLISH_EVERY,
           "log_path" => Memwatch.log_path, "version" => Memwatch::VERSION, "ruby" => RUBY_VERSION,
           "allocator" => Memwatch.allocator, "stats" => stats,
           "sample" => plain(sample), "memory" => memory(sample),

@@ -15,7 +15,6 @@ module Memwatch
       PLUGIN_KEYS = %i[cluster_dir reference_delay master].freeze
       # The plugin publishes on memwatch's periodic tick: make it frequent enough for a
       # fresh cluster view. (The classifier keeps its own, slower cadence.)
-      PERIODIC_SECONDS = 2.0
 
       attr_reader :cluster_dir, :reference_delay, :master
 
@@ -50,7 +49,6 @@ module Memwatch
       def start_options(label)
         opts = @start.merge(label: label)
         opts[:fork] = false unless given?(:fork)
-        opts[:verdict_interval] = PERIODIC_SECONDS unless given?(:verdict_interval)
         log = @start.key?(:log) ? @start[:log] : @env["MEMWATCH_LOG"]
         opts[:log] = per_process(File.expand_path(log), label) if file_path?(log)
         opts[:log] = "#{File.expand_path(log)}/" if log.is_a?(String) && log.end_with?("/") # absolute in the cluster view
