@@ -12,6 +12,7 @@ rescue LoadError => e
 end
 
 require_relative "memwatch/runner"
+require_relative "memwatch/verdict_loop"
 require_relative "memwatch/fork_hook"
 require_relative "memwatch/heap/native_profile"
 
@@ -56,6 +57,7 @@ module Memwatch
       return false unless running?
 
       Runner.stop(@sampler)
+      VerdictLoop.stop
       true
     end
 
@@ -90,6 +92,12 @@ module Memwatch
 
     # call-seq: Memwatch.columns -> Array of Symbols (the log header, in order)
     def columns = Native._columns
+
+    # call-seq: Memwatch.verdict -> Memwatch::Verdict
+    #
+    # The latest verdict of the periodic classifier (every verdict_interval);
+    # before its first run, one computed now over the samples in memory.
+    def verdict = Runner.verdict || VerdictLoop.evaluate_now(@config)
 
     # call-seq: Memwatch.allocator -> "jemalloc" | "glibc" | "unknown"
     def allocator = allocator_info[:name]
@@ -157,6 +165,7 @@ module Memwatch
     # Opens the log, starts the pthread and the memwatch-gc Ruby thread.
     def launch(config, child:)
       path, io = LogTarget.resolve(config[:log], label: config[:label], child: child)
+      VerdictLoop.install(config, child: child) # validates the classifier options before anything starts
       open_log(config, path, io)
       sampler._start(config[:interval], [config[:ring_size], config[:long_ring_size]],
                      [config.long_every, config[:pss_every], config[:meminfo_every], config.periodic_every],

@@ -20,6 +20,8 @@ class TestConfig < Minitest::Test
     assert_rejected(/fork must be true or false/, fork: "yes")
     assert_rejected(/label must be 1-64 characters/, label: "worker 1/evil")
     assert_rejected(/log must be a directory, a file path, an IO, or nil/, log: 42)
+    assert_rejected(/classifier must be a Hash with Symbol keys/, classifier: "fast")
+    assert_rejected(/unknown classifier option\(s\): bogus/, classifier: { bogus: 1 })
   end
 
   def test_missing_log_directory_is_an_error_at_start
@@ -42,6 +44,8 @@ class TestConfig < Minitest::Test
     assert_equal false, config[:fork]
     assert_equal "/tmp", config[:log]
     assert_equal 100, config[:ring_size]
+    assert_equal({ suspect_window: 60, z: 2.5 },
+                 Memwatch::Config.new(env: { "MEMWATCH_CLASSIFIER" => "suspect_window=60, z=2.5" })[:classifier])
     assert_equal 1.0, Memwatch::Config.new(env: { "MEMWATCH_INTERVAL" => "0.5" }, interval: 1)[:interval],
                  "keyword options win over the environment"
   end

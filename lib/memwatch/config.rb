@@ -16,10 +16,12 @@ module Memwatch
       long_interval: [60.0, :float, 0.01..86_400, "seconds between downsampled samples"],
       pss_every: [10, :integer, 1..1_000_000, "read PSS/USS (smaps_rollup) every N ticks"],
       meminfo_every: [10, :integer, 1..1_000_000, "read host /proc/meminfo every N ticks"],
-      verdict_interval: [60.0, :float, 0.01..86_400, "seconds between classifier runs"],
+      verdict_interval: [15.0, :float, 0.01..86_400, "seconds between classifier runs"],
       fork: [true, :boolean, nil, "restart sampling (with its own log) in forked children"],
       label: [nil, :label, /\A[A-Za-z0-9_.-]{1,64}\z/, "a name for this process in log names and metadata"],
       heap_walk: [true, :boolean, nil, "measure Ruby-owned malloc now and then in a forked child"],
+      auto_purge: [true, :boolean, nil, "run the retention test (allocator purge) when the evidence asks, at most every 30 min"],
+      classifier: [{}.freeze, :hash, nil, "options for Memwatch::Classifier (windows, thresholds)"],
     }.freeze
 
     attr_reader :values
@@ -62,10 +64,22 @@ module Memwatch
               when :boolean then parse_boolean(raw)
               when :float then Float(raw, exception: false)
               when :integer then Integer(raw, exception: false)
+              when :hash then parse_pairs(raw)
               else raw.empty? ? nil : raw
               end
       value = raw if value.nil? && %i[float integer].include?(kind) # unparseable: report it as given
       check(name, value, kind, rule, "MEMWATCH_#{name.upcase}=#{raw.inspect}")
+    end
+
+    # MEMWATCH_CLASSIFIER="suspect_window=60,grace=600": numbers only.
+    def parse_pairs(raw)
+      raw.split(",").map(&:strip).reject(&:empty?).to_h do |pair|
+        key, value = pair.split("=", 2)
+        number = value && (Integer(value, exception: false) || Float(value, exception: false))
+        return raw unless key&.match?(/\A[a-z_]+\z/) && number
+
+        [key.to_sym, number]
+      end
     end
 
     def parse_boolean(raw)
@@ -83,6 +97,7 @@ module Memwatch
            when :boolean then value == true || value == false
            when :label then value.nil? || (value.is_a?(String) && rule.match?(value))
            when :log then value.nil? || value.is_a?(String) || value.is_a?(IO) || value.respond_to?(:to_path)
+           when :hash then value.is_a?(Hash) && value.keys.all?(Symbol)
            end
       raise ArgumentError, "memwatch: #{source} is invalid: #{name} must be #{expectation(kind, rule)}" \
                            " (got #{value.inspect})" unless ok
@@ -96,6 +111,7 @@ module Memwatch
       when :boolean then "true or false (env: 1/0, true/false, yes/no, on/off)"
       when :label then "1-64 characters of A-Z a-z 0-9 _ . -"
       when :log then "a directory, a file path, an IO, or nil"
+      when :hash then "a Hash with Symbol keys (env: key=number,key=number)"
       end
     end
   end

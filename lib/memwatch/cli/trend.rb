@@ -5,7 +5,7 @@ require "memwatch/classifier/stats"
 module Memwatch
   module CLI
     # Robust growth rates for the CLI (summary, top, plot): the classifier's Theil–Sen fit
-    # (Memwatch::Classifier::Stats, with Kendall bounds corrected for autocorrelation) on
+    # (Memwatch::Classifier::Stats: least-squares error bars corrected for autocorrelation) on
     # the series' floor envelope, thinned so long recordings stay cheap.
     module Trend
       # A fitted line, in y-units per x-unit; low/high are nil when the data cannot bound it.

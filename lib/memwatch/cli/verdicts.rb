@@ -19,7 +19,7 @@ module Memwatch
         end
       end
 
-      NOT_LEAKS = %w[none plateau warmup warm_up].freeze
+      NOT_LEAKS = %w[none retention plateau warmup warm_up].freeze # as Verdict#leak?
 
       module_function
 
