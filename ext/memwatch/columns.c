@@ -16,7 +16,7 @@ static VALUE column_syms[MW_MAX_COLUMNS]; /* immortal (interned) symbols */
 static int ncolumns;
 
 static const char *const field_names[MW_NFIELDS] = {
-    "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "rss_shmem_bytes", "swap_bytes",
+    "gc_state", "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "rss_shmem_bytes", "swap_bytes",
     "threads", "pss_bytes", "uss_bytes", "cgroup_usage_bytes", "cgroup_limit_bytes",
     NULL, NULL, NULL, NULL, NULL, NULL, /* allocator: see allocator.c */
     "ruby_heap_bytes", "ruby_malloc_bytes",
@@ -57,7 +57,7 @@ memwatch_columns_build(const char *const *gc_names, int ngc, int allocator)
     for (int i = 0; i < ngc && i < MW_MAX_GC_KEYS; i++)
         add(gc_names[i], MW_COL_GC, i);
     add("gc_age_seconds", MW_COL_GC_AGE, 0);
-    add_fields(MW_RSS, MW_LEAK_RATE, al);
+    add_fields(MW_GC_STATE, MW_LEAK_RATE, al);
     add("memwatch_cpu_seconds", MW_COL_CPU, 0);
     add("verdict", MW_COL_VERDICT, 0);
     add_fields(MW_LEAK_RATE, MW_NFIELDS, al);

@@ -18,6 +18,7 @@
 
 /* Integer fields of a sample, in log column order (after the GC.stat keys). */
 enum mw_field {
+    MW_GC_STATE,  /* 0 none, 1 marking (marked/old counts partial), 2 sweeping */
     MW_RSS, MW_RSS_ANON, MW_RSS_FILE, MW_RSS_SHMEM, MW_SWAP, MW_THREADS,
     MW_PSS, MW_USS, MW_CG_USAGE, MW_CG_LIMIT,
     MW_AL0, MW_AL1, MW_AL2, MW_AL3, MW_AL4, MW_AL5, /* allocator-specific */

@@ -149,6 +149,7 @@ merge_locked(mw_sampler *s, mw_sample *smp)
 {
     if (s->gc_tick > 0) {
         memcpy(smp->gc, s->gc, sizeof(s->gc));
+        smp->f[MW_GC_STATE] = s->gc_state;
         smp->gc_age = smp->tick > s->gc_tick ? smp->tick - s->gc_tick : 0;
         if (memwatch_heap_pages_idx >= 0 && smp->gc[memwatch_heap_pages_idx] != MW_NA)
             smp->f[MW_RUBY_HEAP] = smp->gc[memwatch_heap_pages_idx] * s->page_size;

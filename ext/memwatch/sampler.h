@@ -27,6 +27,7 @@ typedef struct mw_sampler {
     mw_ring recent, lng;
     uint64_t ticks;
     int64_t gc[MW_MAX_GC_KEYS];
+    int64_t gc_state;           /* GC.latest_gc_info(:state) when gc[] was read */
     double gc_tick;             /* 0 = no counters yet */
     uint64_t gc_seq, gc_reads;
     int gc_wanted, gc_stop, gc_interrupted;

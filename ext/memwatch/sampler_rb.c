@@ -170,11 +170,18 @@ gc_wait_ubf(void *arg)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* rb_gc_stat(sym) reads one counter and allocates nothing (~5 ns a key). */
-static void
+static VALUE sym_state, sym_marking, sym_sweeping;
+
+/* rb_gc_stat(sym) reads one counter and allocates nothing (~5 ns a key).
+ * Returns the GC's state: read mid-marking (incremental major GC),
+ * heap_marked_slots and old_objects are partial counts, and the classifier
+ * must not mistake them for a drop in live data. */
+static int64_t
 read_gc(int64_t *vals)
 {
     for (int i = 0; i < ngc; i++) vals[i] = (int64_t)rb_gc_stat(gc_syms[i]);
+    VALUE state = rb_gc_latest_gc_info(sym_state);
+    return state == sym_marking ? 1 : state == sym_sweeping ? 2 : 0;
 }
 
 /*
@@ -194,9 +201,10 @@ sampler_await_tick(VALUE self)
     s->gc_interrupted = 0;
     rb_thread_check_ints();
     if (s->gc_stop) return Qfalse;
-    read_gc(vals);
+    int64_t state = read_gc(vals);
     pthread_mutex_lock(&s->lock);
     memcpy(s->gc, vals, sizeof(int64_t) * (size_t)ngc);
+    s->gc_state = state;
     s->gc_tick = memwatch_now();
     s->gc_seq++;
     pthread_cond_broadcast(&s->gc_cond);
@@ -217,7 +225,7 @@ sampler_sample_now(VALUE self)
     memwatch_sample_clear(&smp);
     memwatch_read_native(s, &smp, 1, 1);
     if (own_fds) memwatch_procfs_close();
-    read_gc(smp.gc);
+    smp.f[MW_GC_STATE] = read_gc(smp.gc);
     smp.gc_age = 0;
     if (memwatch_heap_pages_idx >= 0)
         smp.f[MW_RUBY_HEAP] = smp.gc[memwatch_heap_pages_idx] * (s->page_size ? s->page_size : 16384);
@@ -344,6 +352,10 @@ init_gc_keys(void)
     VALUE h = rb_hash_new();
     rb_gc_stat(h);
     VALUE keys = rb_funcall(h, rb_intern("keys"), 0);
+    sym_state = ID2SYM(rb_intern("state"));
+    sym_marking = ID2SYM(rb_intern("marking"));
+    sym_sweeping = ID2SYM(rb_intern("sweeping"));
+    (void)rb_gc_latest_gc_info(sym_state); /* warm its symbol table */
     ngc = (int)RARRAY_LEN(keys) < MW_MAX_GC_KEYS ? (int)RARRAY_LEN(keys) : MW_MAX_GC_KEYS;
     for (int i = 0; i < ngc; i++) {
         gc_syms[i] = RARRAY_AREF(keys, i);  /* static symbols: never collected */

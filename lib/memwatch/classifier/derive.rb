@@ -25,7 +25,8 @@ module Memwatch
     # when it fills up, so anon RSS climbs a Ruby-object leak in a few big
     # steps while live slots climb it smoothly; empty heap pages are
     # retention, not growth. GC-derived values count only when the counters
-    # were read (heap_allocated_pages > 0: a fresh fork may carry zeros).
+    # were read (heap_allocated_pages > 0: a fresh fork may carry zeros), and
+    # live/old/used only outside a GC's marking phase (gc_state).
     # Bytes released by allocator purges are added back to RSS figures after
     # each purge, so a purge does not look like the end of a leak.
     module Derive # :nodoc:
@@ -33,7 +34,7 @@ module Memwatch
       KEYS = %i[rss_bytes rss_anon_bytes swap_bytes ruby_heap_bytes heap_marked_slots heap_available_slots
                 heap_allocated_pages old_objects je_allocated_bytes je_active_bytes je_resident_bytes
                 glibc_in_use_bytes glibc_free_bytes glibc_arena_bytes glibc_mmap_bytes
-                host_sunreclaim_bytes host_slab_bytes host_mem_available_bytes threads].freeze
+                host_sunreclaim_bytes host_slab_bytes host_mem_available_bytes threads gc_state].freeze
 
       module_function
 
@@ -43,16 +44,21 @@ module Memwatch
       # +values+ is row.values_at(*KEYS); +released+ the purge bytes to add back.
       def row(v, released, jemalloc)
         rss, ranon, swap, rheap, marked, avail, pages, oldo, ja, jact, jres, gin, gfree, garena, gmmap,
-          sunrec, slab, havail, threads = v
+          sunrec, slab, havail, threads, gc_state = v
         base = ranon || rss
         anon = base && base + (swap || 0) + released
         gc = pages && pages.positive?
         heap = gc && rheap ? rheap.to_f : nil
-        live = heap && marked && avail && avail.positive? ? heap * marked / avail : nil
-        used = anon && (live ? anon - heap + live : anon)
+        # Mid-marking (gc_state 1, an incremental major GC) heap_marked_slots
+        # and old_objects are partial counts that would read as a collapse of
+        # live data; those rows give no live/old figure (the floor of a
+        # bucket would otherwise pick the dip).
+        marking = gc_state == 1
+        live = !marking && heap && marked && avail && avail.positive? ? heap * marked / avail : nil
+        used = anon && (live ? anon - heap + live : (marking ? nil : anon))
         alloc = ja || gin
         foot = jemalloc ? jres && jres + released : garena && garena + (gmmap || 0)
-        [used, anon, rss && rss + released, heap, live, gc ? oldo : nil, alloc,
+        [used, anon, rss && rss + released, heap, live, gc && !marking ? oldo : nil, alloc,
          jemalloc ? (jres && ja && jres - ja + released) : gfree,
          jact && ja && jact - ja, jres && jact && jres - jact + released,
          anon && heap && foot && anon - heap - foot, sunrec || slab, havail, threads]
