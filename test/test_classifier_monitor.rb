@@ -149,4 +149,39 @@ class TestClassifierMonitor < Minitest::Test
     m.stop
     assert_equal 1, @walker.aborts
   end
+
+  # A classifier that answers from a script, to test the Monitor's hysteresis.
+  class ScriptedClassifier
+    def initialize(*verdicts) = @verdicts = verdicts
+    def classify(_samples, purges: []) = @verdicts.shift
+    def horizon = 3600
+  end
+
+  def verdict(kind, level = nil)
+    Memwatch::Verdict.new(kind: kind, level: level, explanation: "#{kind} here", window: { "minutes" => 4 })
+  end
+
+  def test_a_leak_verdict_is_held_through_evaluations_that_cannot_judge
+    scripted = ScriptedClassifier.new(verdict("ruby_objects", :suspected), verdict("insufficient_data"),
+                                      verdict("insufficient_data"), verdict("none"))
+    m = monitor(classifier: scripted, hold: 60, heap_walk: false, auto_purge: false)
+    assert_equal "ruby_objects", m.evaluate([]).kind
+    @now += 30
+    held = m.evaluate([])
+    assert_equal ["ruby_objects", :suspected], [held.kind, held.level]
+    assert_equal true, held.evidence["held"]
+    assert_equal "insufficient_data", held.evidence["latest"]
+    assert_match(/Held: the latest evaluation could not judge/, held.explanation)
+    @now += 40 # 70 s after the last support: past the hold
+    assert_equal "insufficient_data", m.evaluate([]).kind
+    assert_equal "none", m.evaluate([]).kind
+  end
+
+  def test_none_replaces_a_held_leak_at_once
+    scripted = ScriptedClassifier.new(verdict("native", :suspected), verdict("none"))
+    m = monitor(classifier: scripted, hold: 600, heap_walk: false, auto_purge: false)
+    m.evaluate([])
+    @now += 10
+    assert_equal "none", m.evaluate([]).kind
+  end
 end

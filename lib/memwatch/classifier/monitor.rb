@@ -24,7 +24,9 @@ module Memwatch
         heap_walk_suspect_interval: 60,   # ...and this often while the allocator grows fast
         heap_walk_timeout: 120,           # a walk that takes longer is killed
         auto_purge: true,                 # purge when the allocator's unused memory grows
-        purge_interval: 1800              # at most this often
+        purge_interval: 1800,             # at most this often
+        hold: 300                         # a leak verdict stands this long through evaluations
+                                          # that cannot judge (insufficient_data)
       }.freeze
 
       attr_reader :verdict, :options, :walker
@@ -79,7 +81,7 @@ module Memwatch
       # Classifies now, whatever the cadence, and acts on the advice.
       def evaluate(samples)
         @last_eval = @clock.call
-        @verdict = @classifier.classify(samples, purges: purges)
+        @verdict = hold(@classifier.classify(samples, purges: purges))
         act(@verdict)
         @notifier&.call(@verdict)
         @verdict
@@ -111,6 +113,30 @@ module Memwatch
       end
 
       private
+
+      # Hysteresis. Heap pages grow x1.8 at a time, so over a few minutes a
+      # steady Ruby leak moves RSS in steps and one evaluation in several may
+      # fail the "steady rise" test and say insufficient_data. A leak verdict
+      # therefore stands through such evaluations for +hold+ seconds after
+      # its last confirmation (marked as held, with the latest kind in the
+      # evidence); a "none" or another leak kind replaces it at once.
+      def hold(fresh)
+        now = @clock.call
+        if fresh.leak?
+          @held = [fresh, now]
+          return fresh
+        end
+        held, at = @held
+        return (@held = nil) || fresh unless held && fresh.kind == "insufficient_data" && now - at <= @options[:hold]
+
+        Verdict.new(kind: held.kind, level: held.level, confidence: held.confidence, rates: fresh.rates,
+                    shares: held.shares, ranked: held.ranked, window: fresh.window, advice: held.advice,
+                    evidence: held.evidence.merge("held" => true, "held_seconds" => (now - at).round,
+                                                  "latest" => fresh.kind),
+                    explanation: "#{held.explanation} (Held: the latest evaluation could not judge; " \
+                                 "this verdict was last supported #{(now - at).round} s ago.)",
+                    next_step: held.next_step)
+      end
 
       def act(verdict)
         walk if @options[:heap_walk]
