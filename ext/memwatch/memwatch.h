@@ -60,7 +60,7 @@ enum mw_allocator { MW_ALLOC_UNKNOWN, MW_ALLOC_GLIBC, MW_ALLOC_JEMALLOC };
 int memwatch_allocator(void);
 const char *memwatch_allocator_name(void);
 int memwatch_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
-void memwatch_read_allocator(mw_sample *s);
+void memwatch_read_allocator(mw_sample *s, int now);
 int memwatch_allocator_purge(void);
 const char *const *memwatch_allocator_fields(void);
 

@@ -134,13 +134,13 @@ record_error(mw_sampler *s, const char *site)
 
 /* The native part of a sample: no Ruby API, safe on any thread. */
 void
-memwatch_read_native(mw_sampler *s, mw_sample *smp, int pss, int meminfo)
+memwatch_read_native(mw_sampler *s, mw_sample *smp, int pss, int meminfo, int now)
 {
     if (memwatch_read_status(smp) < 0) record_error(s, "/proc/self/status");
     if (pss && memwatch_read_smaps_rollup(smp) < 0) record_error(s, "/proc/self/smaps_rollup");
     if (memwatch_read_cgroup(smp) < 0) record_error(s, "cgroup memory files");
     if (meminfo && memwatch_read_meminfo(smp) < 0) record_error(s, "/proc/meminfo");
-    memwatch_read_allocator(smp);
+    memwatch_read_allocator(smp, now);
 }
 
 /* Copies the GC snapshot and the notes from Ruby into the sample (locked). */
@@ -190,7 +190,7 @@ tick(mw_sampler *s)
     pthread_mutex_unlock(&s->lock);
 
     memwatch_sample_clear(&smp);                     /* ...while we read /proc */
-    memwatch_read_native(s, &smp, pss, meminfo);
+    memwatch_read_native(s, &smp, pss, meminfo, 0);
     smp.cpu = memwatch_thread_cpu(s);
 
     pthread_mutex_lock(&s->lock);

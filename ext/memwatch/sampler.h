@@ -49,7 +49,7 @@ void memwatch_ring_free(mw_ring *r);
 const mw_sample *memwatch_ring_at(const mw_ring *r, long i);
 void memwatch_sample_clear(mw_sample *smp);
 double memwatch_thread_cpu(mw_sampler *s);
-void memwatch_read_native(mw_sampler *s, mw_sample *smp, int pss, int meminfo);
+void memwatch_read_native(mw_sampler *s, mw_sample *smp, int pss, int meminfo, int now);
 int memwatch_spawn_thread(mw_sampler *s);
 int memwatch_stop_thread(mw_sampler *s);
 void memwatch_sampler_hooks(void);

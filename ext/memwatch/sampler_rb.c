@@ -223,7 +223,7 @@ sampler_sample_now(VALUE self)
     int own_fds = !s->thread_alive;
     if (own_fds && memwatch_procfs_open() < 0) rb_sys_fail("memwatch: /proc/self/status");
     memwatch_sample_clear(&smp);
-    memwatch_read_native(s, &smp, 1, 1);
+    memwatch_read_native(s, &smp, 1, 1, 1);
     if (own_fds) memwatch_procfs_close();
     smp.f[MW_GC_STATE] = read_gc(smp.gc);
     smp.gc_age = 0;
