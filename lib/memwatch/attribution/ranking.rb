@@ -1,0 +1,136 @@
+# frozen_string_literal: true
+
+require_relative "design"
+
+module Memwatch
+  class Attribution
+    # The report: for every route, the retained growth per request that a
+    # non-negative least-squares fit over the recorded intervals assigns to it,
+    #
+    #   growth(interval) = sum over routes of bytes_per_request(route) * requests(route, interval)
+    #                      + bytes_per_second * seconds(interval) + noise,
+    #
+    # with a standard error. Requests that overlap in time are handled by the fit
+    # itself: nothing is divided by hand. What separates one route from another is
+    # how their shares of the traffic vary between intervals, so confidence grows with
+    # the number of requests (as 1/sqrt(n) for a perfectly steady mix) and the report
+    # gives the standard error next to every estimate.
+    class Ranking
+      SIGNALS = %i[retained rss malloc old allocated].freeze
+      SUSPECT_T = 3.0
+      SUSPECT_BYTES = 1024
+      MIN_REQUESTS = 30
+      MIN_INTERVALS = 8
+
+      # call-seq:
+      #   Ranking.sentence(suspects) -> String or nil
+      def self.sentence(suspects)
+        return nil if suspects.empty?
+
+        parts = suspects.map do |s|
+          "#{s["route"]} (~#{human(s["retained_bytes_per_request"])} retained per request " \
+            "± #{human(s["retained_bytes_per_request_se"])}, #{s["requests"]} requests, #{s["confidence"]} confidence)"
+        end
+        "Routes whose requests leave memory behind: #{parts.join("; ")}."
+      end
+
+      def self.human(bytes)
+        return "?" if bytes.nil?
+
+        bytes >= 1_048_576 ? format("%.1f MB", bytes / 1_048_576.0) : format("%.1f KB", bytes / 1024.0)
+      end
+
+      def initialize(routes, intervals, recorder)
+        @routes = routes.to_h { |r| [r.key, r] }
+        @intervals = intervals
+        @recorder = recorder
+        @design = Design.new(intervals, scale: recorder.sample_every)
+      end
+
+      # call-seq:
+      #   ranking.to_h -> Hash
+      def to_h
+        fits = enough? ? SIGNALS.to_h { |s| [s, fit(s)] } : {}
+        rows = route_rows(fits).sort_by { |r| [r["suspect"] ? 0 : 1, -(r["retained_bytes"] || 0), -r["requests"]] }
+        { "pid" => Process.pid, "window_seconds" => @design.seconds.round(1), "intervals" => @intervals.size,
+          "requests" => window_counts.values.sum, "sample_every" => @recorder.sample_every,
+          "status" => enough? ? "ok" : "insufficient_data",
+          "method" => "non-negative least squares of per-interval growth on per-route request counts",
+          "unexplained_bytes_per_second" => fits[:retained]&.then { |f| f[:x].last.round },
+          "routes" => rows, "errors" => @recorder.errors.dup, "notes" => notes(fits) }
+      end
+
+      private
+
+      def enough? = @intervals.size >= MIN_INTERVALS
+
+      def fit(signal)
+        rows, y = @design.system(signal)
+        return nil if rows.size < MIN_INTERVALS
+
+        NNLS.solve(rows, y).merge(n: rows.size)
+      end
+
+      def window_counts
+        @window_counts ||= @intervals.each_with_object(Hash.new(0)) { |(_, _, c), h| c.each { |k, n| h[k] += n * @recorder.sample_every } }
+      end
+
+      def route_rows(fits)
+        (window_counts.keys | @routes.keys).map do |key|
+          n = window_counts.fetch(key, 0)
+          col = @design.columns.index(key)
+          life = @routes[key]
+          row = { "route" => key, "requests" => n, "requests_total" => life ? life.requests * @recorder.sample_every : n,
+                  "mean_seconds" => life && life.requests.positive? ? (life.seconds / life.requests).round(6) : nil,
+                  "allocated_objects_per_request" => est(fits[:allocated], col)&.round,
+                  "allocated_objects_in_flight_per_request" => life && life.requests.positive? ? (life.allocated / life.requests).round : nil,
+                  "measured_alone_share" => life && life.allocated.positive? ? (life.solo / life.allocated).clamp(0.0, 1.0).round(3) : nil }
+          judge(row.merge(estimates(fits, col)), n)
+        end
+      end
+
+      def estimates(fits, col)
+        out = {}
+        { retained: "retained_bytes_per_request", rss: "rss_bytes_per_request", malloc: "malloc_bytes_per_request",
+          old: "old_objects_per_request" }.each do |s, name|
+          out[name] = est(fits[s], col)&.round
+          out["#{name}_se"] = se(fits[s], col)&.round
+        end
+        out
+      end
+
+      def est(f, col) = f && col ? f[:x][col] : nil
+      def se(f, col) = f && col ? f[:se][col] : nil
+
+      # A suspect leaves at least SUSPECT_BYTES per request, SUSPECT_T standard
+      # errors above zero, over at least MIN_REQUESTS requests.
+      def judge(row, n)
+        b = row["retained_bytes_per_request"]
+        s = row["retained_bytes_per_request_se"]
+        t = b && s&.positive? ? b / s : nil
+        row["retained_bytes"] = b && (b * n).round
+        row["t"] = t&.round(1)
+        row["confidence"] = confidence(t, n)
+        row["suspect"] = !t.nil? && t >= SUSPECT_T && b >= SUSPECT_BYTES && n >= MIN_REQUESTS
+        row
+      end
+
+      def confidence(t, n)
+        return "none" if t.nil? || n < MIN_REQUESTS
+        return "high" if t >= 5 && n >= 300
+        return "medium" if t >= SUSPECT_T
+
+        "low"
+      end
+
+      def notes(fits)
+        notes = []
+        notes << "fewer than #{MIN_INTERVALS} intervals recorded: no estimate yet" unless enough?
+        notes << "memwatch is not sampling: retained bytes come from RSS outside the Ruby heap, not the allocator" if fits.any? && fits[:malloc].nil?
+        notes << "1 request in #{@recorder.sample_every} is recorded; counts are scaled up" if @recorder.sample_every > 1
+        notes << "routes beyond the #{Design::MAX_COLUMNS} busiest share one column" if @design.columns.include?(Recorder::OTHER)
+        notes
+      end
+    end
+  end
+end

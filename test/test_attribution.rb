@@ -1,0 +1,224 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+require "json"
+require "memwatch/attribution"
+
+# Per-request attribution without a server: route keys, the bounded table, the
+# allocation split between overlapping requests, the fit, the report and the
+# middleware's manners. test_attribution_puma.rb does the real thing under load.
+class TestAttribution < Minitest::Test
+  A = Memwatch::Attribution
+
+  def setup
+    A.configure(interval: 0.05, window: 60)
+  end
+
+  def teardown
+    A.configure
+  end
+
+  def env(path, method: "GET", **extra)
+    { "REQUEST_METHOD" => method, "PATH_INFO" => path, "SCRIPT_NAME" => "", "QUERY_STRING" => "" }.merge(extra)
+  end
+
+  def test_route_keys_collapse_ids_and_drop_queries
+    key = A::RouteKey
+    assert_equal "GET /users/:id/posts/:id", key.call(env("/users/42/posts/7"))
+    assert_equal "GET /o/:uuid", key.call(env("/o/123e4567-e89b-12d3-a456-426614174000"))
+    assert_equal "GET /blob/:hex", key.call(env("/blob/9f86d081884c7d659a2feaa0c55ad015"))
+    assert_equal "POST /reset/:token", key.call(env("/reset/abcDEF123ghiJKL456mnoPQR", method: "POST"))
+    assert_equal "OTHER /", key.call(env("/", method: "BREW"))
+    assert_equal "GET /search", key.call(env("/search", "QUERY_STRING" => "q=1"))
+    assert_equal "GET /a/b/c/d/e/f/g/h/...", key.call(env("/a/b/c/d/e/f/g/h/i/j"))
+    assert_equal "GET /x/:segment", key.call(env("/x/caf\xC3\xA9".b))
+    assert_equal "users#show", key.call(env("/u/1", "action_dispatch.request.path_parameters" => { controller: "users", action: "show" }))
+    assert_equal "GET /hi/:name", key.call(env("/hi/bob", "sinatra.route" => "GET /hi/:name"))
+  end
+
+  def test_the_route_table_is_bounded
+    A.configure(max_routes: 3)
+    app = A.new(->(_e) { [200, {}, ["ok"]] })
+    10.times { |i| app.call(env("/page#{i}")) }
+    routes = A.recorder.snapshot[0].to_h { |r| [r.key, r.requests] }
+    assert_equal 4, routes.size, routes.inspect
+    assert_equal 7, routes["(other)"], "3 keys of their own, the other 7 requests share one"
+  end
+
+  def test_allocations_of_a_request_alone_are_measured
+    app = A.new(->(_e) { Array.new(5000) { Object.new }; [200, {}, ["ok"]] })
+    3.times { app.call(env("/alloc")) }
+    route = A.recorder.snapshot[0].find { |r| r.key == "GET /alloc" }
+    assert_equal 3, route.requests
+    per = route.allocated / route.requests
+    assert_operator per, :>=, 5000
+    assert_operator per, :<, 5100
+    assert_equal route.allocated.round, route.solo, "a request alone gets every allocation in its span"
+  end
+
+  def test_overlapping_requests_share_what_was_allocated_while_both_ran
+    gate = Queue.new
+    release = Queue.new
+    app = A.new(lambda do |e|
+      if e["PATH_INFO"] == "/slow"
+        gate << true
+        release.pop
+      else
+        Array.new(20_000) { |i| "s#{i}" }
+      end
+      [200, {}, ["ok"]]
+    end)
+    before = GC.stat(:total_allocated_objects)
+    slow = Thread.new { app.call(env("/slow")) }
+    gate.pop
+    app.call(env("/fast"))
+    release << true
+    slow.join(10)
+    total = GC.stat(:total_allocated_objects) - before
+    routes = A.recorder.snapshot[0].to_h { |r| [r.key, r] }
+    fast, waiting = routes.fetch("GET /fast"), routes.fetch("GET /slow")
+    assert_operator fast.allocated, :>=, 10_000, "half of the overlap at least"
+    assert_operator waiting.allocated, :>=, 10_000, "the waiting request shares the overlap: that is the documented split"
+    assert_operator fast.allocated + waiting.allocated, :<=, total
+    assert_operator fast.solo, :<, fast.allocated / 2, "almost nothing was measured alone"
+  end
+
+  def test_nnls_recovers_known_growth_and_never_goes_negative
+    rng = Random.new(7)
+    beta = [20_000.0, 0.0, 3_000.0, 0.0]
+    rows = Array.new(120) { beta.map { rng.rand(5..60).to_f } + [1.0] }
+    y = rows.map { |r| r.first(4).zip(beta).sum { |n, b| n * b } + rng.rand(-40_000.0..40_000.0) }
+    fit = A::NNLS.solve(rows, y)
+    assert_in_delta 20_000, fit[:x][0], 4 * fit[:se][0]
+    assert_in_delta 3_000, fit[:x][2], 4 * (fit[:se][2] || 1000)
+    assert(fit[:x].all? { |v| v >= 0 }, fit[:x].inspect)
+    assert_operator fit[:x][1], :<, 2000
+  end
+
+  # Synthetic readings: growth of 20 KB per /leak request, noise, a drifting mix.
+  def test_the_ranking_puts_the_retaining_route_first_and_clean_ones_under_it
+    rng = Random.new(3)
+    reading = [0.0, 50_000_000, 1_000_000, 100_000, 0, 0, 0, nil]
+    intervals = Array.new(60) do |i|
+      counts = %w[/leak /a /b /c].to_h { |p| ["GET #{p}", rng.rand(10..(i.even? ? 80 : 30))] }
+      nxt = reading.dup
+      nxt[0] += 1.0
+      nxt[1] += counts["GET /leak"] * 20_000 + rng.rand(-150_000..150_000)
+      nxt[3] += rng.rand(-50..50)
+      nxt[4] += counts.values.sum * 100
+      row = [reading, nxt, counts]
+      reading = nxt
+      row
+    end
+    report = A::Ranking.new([], intervals, A.recorder).to_h
+    JSON.generate(report) # JSON-friendly
+    top = report["routes"].first
+    assert_equal "GET /leak", top["route"]
+    assert top["suspect"], top.inspect
+    assert_in_delta 20_000, top["retained_bytes_per_request"], 3_000
+    assert_in_delta 100, top["allocated_objects_per_request"], 10
+    assert(report["routes"].drop(1).none? { |r| r["suspect"] }, report["routes"].inspect)
+    assert_match(/GET \/leak \(~19|GET \/leak \(~20/, A::Ranking.sentence([top]))
+  end
+
+  def test_too_little_data_says_so
+    report = A.report
+    assert_equal "insufficient_data", report["status"]
+    assert_empty report["routes"].select { |r| r["suspect"] }
+    assert_nil A.explain
+  end
+
+  def test_errors_in_the_app_propagate_and_the_request_is_still_counted
+    app = A.new(->(_e) { raise IOError, "boom" })
+    assert_raises(IOError) { app.call(env("/fail")) }
+    assert_equal 1, A.recorder.snapshot[0].find { |r| r.key == "GET /fail" }.requests
+  end
+
+  def test_a_failing_key_extractor_does_not_hurt_the_request
+    app = A.new(->(_e) { [200, {}, ["ok"]] }, key: ->(_e) { raise "nope" })
+    assert_equal 200, app.call(env("/users/1"))[0]
+    odd = A.new(->(_e) { [200, {}, ["ok"]] }, key: ->(_e) { 42 })
+    odd.call(env("/users/2"))
+    assert_equal 2, A.recorder.snapshot[0].find { |r| r.key == "GET /users/:id" }.requests
+    assert_equal 2, A.recorder.errors.values.sum
+  end
+
+  def test_bad_options_are_refused_with_the_accepted_range
+    assert_raises(ArgumentError) { A.new(->(_e) {}, key: "not callable") }
+    e = assert_raises(ArgumentError) { A.configure(interval: 0) }
+    assert_match(/interval must be in/, e.message)
+    assert_raises(ArgumentError) { A.configure(max_routes: 1) }
+    assert_raises(ArgumentError) { A.configure(sample_every: 0) }
+    assert_raises(ArgumentError) { A.configure(colour: 1) }
+  end
+
+  def test_sampling_records_one_request_in_n
+    A.configure(sample_every: 4)
+    app = A.new(->(_e) { [200, {}, ["ok"]] })
+    20.times { app.call(env("/s")) }
+    assert_equal 5, A.recorder.snapshot[0].first.requests
+  end
+
+  def test_log_rows_escape_what_came_from_the_request
+    report = { "status" => "ok", "requests" => 10,
+               "routes" => [{ "route" => "GET /a\tb\nc", "suspect" => true, "requests" => 10,
+                              "retained_bytes_per_request" => 20_480, "retained_bytes_per_request_se" => 100,
+                              "confidence" => "high" }] }
+    line = A::LogRow.lines(report, 1.5).first
+    assert_equal "attribution\t1.500\troute=GET /a\\x09b\\x0ac\trequests=10\tretained_bytes_per_request=20480\tse=100\tconfidence=high\n", line
+    assert_match(/suspects=0/, A::LogRow.lines(report.merge("routes" => []), 1.5).first)
+  end
+
+  def test_a_forked_child_starts_afresh
+    app = A.new(->(_e) { [200, {}, ["ok"]] })
+    app.call(env("/parent"))
+    rd, wr = IO.pipe
+    pid = fork do
+      rd.close
+      app.call(env("/child"))
+      wr.write(A.recorder.snapshot[0].map(&:key).join(","))
+      wr.close
+      exit!(0)
+    end
+    wr.close
+    assert_equal "GET /child", rd.read
+    Process.wait(pid)
+  end
+end
+
+# The endpoint route: GET <mount>/attribution on Memwatch::App (loopback only, as the
+# other read routes).
+class TestAttributionEndpoint < Minitest::Test
+  def test_the_endpoint_serves_the_report_as_json
+    require "rack/test"
+    require "memwatch"
+    require "memwatch/app"
+    Memwatch::Attribution.configure(interval: 0.05)
+    mw = Memwatch::Attribution.new(->(_e) { [200, {}, ["ok"]] })
+    5.times { mw.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/x/1", "SCRIPT_NAME" => "") }
+    app = Memwatch::App.new(token_env: nil, logger: Logger.new(StringIO.new))
+    res = Rack::Test::Session.new(app, "localhost").get("/attribution")
+    assert_equal 200, res.status, res.body
+    body = JSON.parse(res.body)
+    assert_equal "GET /x/:id", body["routes"].first["route"]
+    assert_equal 5, body["routes"].first["requests_total"]
+    far = Rack::Test::Session.new(app, "example.org").get("/attribution", {}, "REMOTE_ADDR" => "10.1.2.3")
+    assert_equal 403, far.status, "the same access rules as the other routes"
+  ensure
+    Memwatch::Attribution.configure
+  end
+end
+
+class TestAttributionHtml < Minitest::Test
+  def test_the_dashboard_fragment_escapes_route_keys
+    report = { "status" => "ok", "requests" => 3, "window_seconds" => 10.0, "method" => "nnls",
+               "routes" => [{ "route" => "GET /<script>", "requests" => 3, "retained_bytes_per_request" => 20_480,
+                              "retained_bytes_per_request_se" => 512, "retained_bytes" => 61_440, "suspect" => true,
+                              "allocated_objects_per_request" => 7, "confidence" => "high" }] }
+    html = Memwatch::Attribution::Html.table(report)
+    assert_includes html, "GET /&lt;script&gt;"
+    refute_includes html, "<script>"
+    assert_includes html, "20.0 KB"
+    assert_includes html, %(class="suspect")
+  end
+end
