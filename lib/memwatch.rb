@@ -111,7 +111,8 @@ module Memwatch
     # sample and the history, encoded in C with json-c.
     def snapshot
       Native._snapshot(sampler, { memwatch: about, config: @config&.to_json_data,
-                                  allocator: allocator_info, verdict: Runner.verdict_data })
+                                  allocator: allocator_info, verdict: Runner.verdict_data,
+                                  attribution: (Attribution.report if attribution_active?) })
     end
 
     # call-seq: Memwatch.purge -> Hash
@@ -148,6 +149,9 @@ module Memwatch
     private
 
     def sampler = (@sampler ||= Native::Sampler.new)
+
+    # Only when the app uses the middleware (never load it just to ask).
+    def attribution_active? = !autoload?(:Attribution) && Attribution.active?
 
     def about
       { version: VERSION, pid: Process.pid, ruby: RUBY_VERSION, running: running?,
