@@ -218,7 +218,9 @@ sampler_main(void *arg)
         tick(s);
         pthread_mutex_lock(&s->lock);
         next += s->interval;
-        if (next < mono_now()) next = mono_now(); /* late: skip, never burst */
+        /* Late (a busy machine, a slow smaps_rollup): skip the missed ticks
+         * and keep a full interval to the next one, never a burst. */
+        if (next < mono_now()) next = mono_now() + s->interval;
         struct timespec until = mono_deadline(next);
         while (s->running && pthread_cond_timedwait(&s->tick_cond, &s->lock, &until) != ETIMEDOUT)
             ;
