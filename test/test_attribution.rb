@@ -204,6 +204,10 @@ class TestAttributionEndpoint < Minitest::Test
     assert_equal 5, body["routes"].first["requests_total"]
     far = Rack::Test::Session.new(app, "example.org").get("/attribution", {}, "REMOTE_ADDR" => "10.1.2.3")
     assert_equal 403, far.status, "the same access rules as the other routes"
+    page = Rack::Test::Session.new(app, "localhost").get("/")
+    assert_equal 200, page.status
+    assert_includes page.body, %(<table class="attribution">), "the dashboard ranks routes when attribution is on"
+    assert_includes page.body, "GET /x/:id"
   ensure
     Memwatch::Attribution.configure
   end
@@ -220,5 +224,24 @@ class TestAttributionHtml < Minitest::Test
     refute_includes html, "<script>"
     assert_includes html, "20.0 KB"
     assert_includes html, %(class="suspect")
+  end
+end
+
+class TestAttributionVerdict < Minitest::Test
+  # A leak verdict names the suspect routes (and carries them as evidence).
+  def test_a_leak_verdict_names_the_suspect_routes
+    require "memwatch"
+    verdict = Memwatch::Verdict.new(kind: "ruby_objects", level: :suspected, explanation: "Ruby objects pile up.")
+    suspect = { "route" => "GET /leak", "retained_bytes_per_request" => 20_480, "retained_bytes_per_request_se" => 800,
+                "requests" => 900, "confidence" => "high", "suspect" => true }
+    Memwatch::Attribution.stub(:active?, true) do
+      Memwatch::Attribution.stub(:suspects, [suspect]) do
+        named = Memwatch::VerdictLoop.with_suspect_routes(verdict)
+        assert_match(/Ruby objects pile up\. Routes whose requests leave memory behind: GET \/leak \(~20\.0 KB/, named.explanation)
+        assert_equal [suspect], named.evidence["suspect_routes"]
+        none = Memwatch::Verdict.new(kind: "none")
+        assert_same none, Memwatch::VerdictLoop.with_suspect_routes(none), "only leak verdicts name routes"
+      end
+    end
   end
 end

@@ -35,7 +35,22 @@ module Memwatch
         return unless @monitor
 
         verdict = @monitor.tick { |since| Memwatch.samples(since: since, resolution: :all) }
-        Runner.verdict = verdict if verdict
+        Runner.verdict = with_suspect_routes(verdict) if verdict
+      end
+
+      # A leak verdict names the routes that leave memory behind, when the app
+      # uses Memwatch::Attribution.
+      def with_suspect_routes(verdict)
+        return verdict unless verdict.leak? && !Memwatch.autoload?(:Attribution) && Memwatch::Attribution.active?
+
+        suspects = Memwatch::Attribution.suspects
+        return verdict if suspects.empty?
+
+        Verdict.new(kind: verdict.kind, level: verdict.level, confidence: verdict.confidence, rates: verdict.rates,
+                    shares: verdict.shares, ranked: verdict.ranked, window: verdict.window, advice: verdict.advice,
+                    evidence: verdict.evidence.merge("suspect_routes" => suspects),
+                    explanation: "#{verdict.explanation} #{Memwatch::Attribution.explain}",
+                    next_step: verdict.next_step)
       end
 
       # A verdict now, for Memwatch.verdict before the first periodic run.

@@ -45,6 +45,7 @@ module Memwatch
           <body><main>
           #{header}#{VerdictView.new(@verdict).render}#{tiles}
           <section class="charts">#{charts}</section>
+          #{attribution}
           #{routes}
           <footer>A heap dump holds every string in the process, secrets included: treat it like a credential.
           Times are UTC. memwatch #{Html.h(Memwatch::VERSION)}.</footer>
@@ -95,6 +96,14 @@ module Memwatch
           end
           %(<figure class="card"><figcaption>#{h(title)}</figcaption>#{chart.render}<ul class="legend">#{items.join}</ul></figure>)
         end.join
+      end
+
+      # Routes ranked by the memory they leave behind, when the app uses
+      # Memwatch::Attribution (never loaded just for the dashboard).
+      def attribution
+        return "" if Memwatch.autoload?(:Attribution) || !Memwatch::Attribution.active?
+
+        %(<section class="card attribution">#{Memwatch::Attribution::Html.table(Memwatch::Attribution.report)}</section>)
       end
 
       def routes
