@@ -41,6 +41,7 @@ class TestApp < Minitest::Test
   end
 
   def test_status_shows_the_verdict_the_periodic_hook_made
+    stop_sampler # no periodic run may replace the verdict set here
     verdict = Memwatch::Verdict.new(kind: "native", level: :suspected, confidence: 0.7,
                                     rates: { "rss" => 3_600_000 }, explanation: "allocated grows")
     Memwatch::Runner.verdict = verdict
@@ -170,7 +171,7 @@ class TestApp < Minitest::Test
     assert_operator r.body.scan("<svg class=\"chart\"").size, :>=, 3
     assert_match(/<polyline fill="none" stroke="#2563eb"[^>]* points="[\d., ]+"/, r.body)
     assert_includes r.body, "Process memory"
-    assert_includes r.body, "No verdict yet"
+    assert_match(%r{<section class="verdict (info|ok|warn|bad)"><div class="tag">verdict</div><h2>[^<]+</h2>}, r.body)
   end
 
   def test_links_follow_script_name_and_output_is_escaped

@@ -122,8 +122,8 @@ module BenchEndpoint
               latencies << Process.clock_gettime(Process::CLOCK_MONOTONIC) - t
             end
           end
-        rescue EOFError, SystemCallError, Net::ReadTimeout
-          next # Puma closes keep-alive connections now and then: reconnect
+        rescue EOFError, SystemCallError, Net::ReadTimeout, Net::HTTPBadResponse
+          next # Puma closes keep-alive connections now and then (and Puma 8 garbles one rarely): reconnect
         end
       end
     end
