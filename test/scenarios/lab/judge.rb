@@ -3,6 +3,7 @@
 $LOAD_PATH.unshift(File.expand_path("../../../lib", __dir__))
 require "memwatch/log_reader"
 require "memwatch/classifier"
+require "memwatch/classifier/monitor"
 
 module LeakLab
   # Classifies each serving process's memwatch log the way a user would (the
@@ -32,8 +33,7 @@ module LeakLab
       return Outcome.new(pid: pid, timeline: [], false_alarms: [], problems: ["no memwatch log"]) unless log_path
 
       rows = Memwatch::LogReader.read(log_path)
-      verdict = @classifier.classify(rows)
-      timeline = checkpoints(rows)
+      timeline, verdict = checkpoints(rows)
       Outcome.new(pid: pid, verdict: verdict, timeline: timeline, first_right: first_right(timeline),
                   false_alarms: wrong_claims(timeline), problems: problems(verdict, timeline),
                   logged: rows.reverse_each.find { |r| r[:verdict] }&.fetch(:verdict))
@@ -41,13 +41,23 @@ module LeakLab
 
     private
 
+    # Replays the log through the classifier's Monitor, evaluated every
+    # +step+ seconds as the app's periodic loop does, so the verdicts are
+    # the ones a user would have seen, hysteresis (the Monitor's hold)
+    # included. Returns [timeline, final verdict].
     def checkpoints(rows)
-      t0 = rows.first&.fetch(:tick) or return []
+      t0 = rows.first&.fetch(:tick) or return [[], @classifier.classify(rows)]
+      now = 0.0
+      monitor = Memwatch::Classifier::Monitor.new(classifier: @classifier, heap_walk: false, auto_purge: false,
+                                                  notifier: ->(_) {}, purges: -> { [] }, clock: -> { now })
       span = rows.last[:tick] - t0
-      (@step..span.floor).step(@step).map do |t|
-        v = @classifier.classify(rows.take_while { |r| r[:tick] - t0 <= t })
+      timeline = (@step..span.floor).step(@step).map do |t|
+        now = t.to_f
+        v = monitor.evaluate(rows.take_while { |r| r[:tick] - t0 <= t })
         [t, v.kind, v.level]
       end
+      now = span
+      [timeline, monitor.evaluate(rows)]
     end
 
     def right?(kind, level)
