@@ -22,9 +22,6 @@ module Memwatch
 
   autoload :App, "memwatch/app"
   autoload :Middleware, "memwatch/middleware"
-  autoload :Endpoint, "memwatch/app"
-  autoload :EndpointConfig, "memwatch/endpoint_config"
-  autoload :EndpointConfigError, "memwatch/endpoint_config"
   autoload :Classifier, "memwatch/classifier"
   autoload :Verdict, "memwatch/verdict"
   autoload :LogReader, "memwatch/log_reader"

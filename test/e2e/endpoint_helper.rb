@@ -59,6 +59,10 @@ module EndpointHelper
   def assert_rack3(response)
     assert_kind_of Integer, response.status
     response.headers.each do |k, v|
+      # Rack 2.2's MockResponse buffers the body and sets "Content-Length"
+      # itself; the app's own headers are what must be lowercase.
+      next if k == "Content-Length" && Gem::Version.new(Rack.release) < Gem::Version.new("3")
+
       assert_equal k.downcase, k, "header #{k} must be lowercase"
       assert_kind_of String, v
     end
