@@ -78,7 +78,7 @@ module Memwatch
         return found(sig, tr, floor, from, t) unless back
 
         hit = backed(sig, tr, floor, from, t, t - 2 * @o[:suspect_window])
-        hit && history_steady?(hit[:lead], t) ? hit : nil
+        hit && history_steady?(hit[:lead], sig, t) ? hit : nil
       end
 
       # Steep enough for the fast level: the slope clears the floor and its
@@ -95,12 +95,28 @@ module Memwatch
       # not fallen well below the first third's. It is checked on the
       # component's post-GC floor (live heap, allocated bytes...), not on
       # RSS: RSS carries the process's own warm-up (arenas, heap slack) on
-      # top of a leak, the leaking component does not.
-      def history_steady?(sig, t)
+      # top of a leak, the leaking component does not. When the component
+      # cannot tell (its first or last third has too few points, as with
+      # glibc's rate-limited mallinfo2 under load), the growing signal
+      # itself is asked; and when the component's own slope does fall below
+      # the ratio but too noisily to be significant, the signal (less noisy,
+      # carrying the same growth) may supply the significance. A cache
+      # filling toward its size otherwise passed for a leak (lab logs
+      # warmup-*, 2026-11-21), while a Ruby leak under a process whose arenas
+      # are still warming up (objects-glibc) keeps a steady component and is
+      # not delayed.
+      def history_steady?(lead, sig, t)
         from = [@ev.signals.first_tick + @o[:suspect_settle], t - @o[:suspect_context]].max
-        return true if t - from < @o[:suspect_window]
+        # (one floor bucket of slack, as for the short window itself: rows
+        # start a fraction of a second after the process does)
+        return true if t - from < @o[:suspect_window] - @o[:bucket_min]
 
-        !@ev.trend(sig, from, t).slowing?(3, @o[:slowdown_ratio], @o[:slowdown_z])
+        comp = @ev.trend(lead, from, t)
+        whole = @ev.trend(sig, from, t)
+        args = [3, @o[:slowdown_ratio], @o[:slowdown_z]]
+        return !comp.slowing?(*args) if lead == sig || (comp.slices_known?(3) && !comp.ratio_below?(3, args[1]))
+
+        !comp.slowing?(*args) && !whole.slowing?(*args)
       end
 
       # Allocations that RSS does not follow, and kernel memory, only count

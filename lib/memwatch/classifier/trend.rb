@@ -74,6 +74,25 @@ module Memwatch
       end
 
       # call-seq:
+      #   trend.slices_known?(count) -> bool
+      #
+      # The first and last of +count+ slices have fits (slowing? can judge).
+      def slices_known?(count)
+        first, *, last = parts(count)
+        !first.nil? && !last.nil?
+      end
+
+      # call-seq:
+      #   trend.ratio_below?(count, ratio) -> bool
+      #
+      # The last of +count+ slices' slope is under +ratio+ × the first's
+      # (a point estimate: no significance asked).
+      def ratio_below?(count, ratio)
+        first, *, last = parts(count)
+        !first.nil? && !last.nil? && first[:slope].positive? && last[:slope] < ratio * first[:slope]
+      end
+
+      # call-seq:
       #   trend.late_ratio -> Float or nil
       #
       # Last third's slope over the whole window's: ~1 for a leak, well under
