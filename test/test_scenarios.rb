@@ -6,8 +6,9 @@ require_relative "scenarios/lab/matrix"
 # The leak lab's CI subset: real leaking apps (test/scenarios/) under a real
 # Puma, loaded by a separate paced client for ~5.5 minutes, each judged by
 # memwatch's classifier with its *default* options over the app's own log,
-# exactly as a user would get it. The cells run concurrently (each needs
-# ~10% of a core) so the whole subset takes about 6 minutes of wall clock.
+# exactly as a user would get it. The cells run concurrently (most need ~10%
+# of a core; objects and the cluster cell more) so the whole subset takes
+# about 6 minutes of wall clock.
 # The full matrix is `rake lab` (doc/lab-results.md).
 #
 # Every cell also checks the lab itself: the scenario must show, on the lab's
@@ -17,12 +18,14 @@ require_relative "scenarios/lab/matrix"
 # MEMWATCH_LAB=0 skips this file (for valgrind and other slow suite runs);
 # MEMWATCH_LAB_DURATION sets the load time; MEMWATCH_LAB_KEEP=1 keeps the logs.
 class TestScenarios < Minitest::Test
-  # [scenario, allocator, workers]: every leak kind's hardest neighbour is
-  # covered once — Ruby objects vs Ruby malloc vs native, glibc and jemalloc,
-  # a warm-up that must not be called a leak, and Puma cluster mode.
+  # [scenario, allocator, workers]: the kinds that are easiest to confuse
+  # (Ruby objects vs Ruby-owned malloc vs native vs fragmentation) once each,
+  # both allocators, Puma cluster mode, and two warm-ups that must never be
+  # called a leak (a fast one that is over in 2 minutes, a slow one that is
+  # still rising at the end).
   CELLS = [
     %w[native glibc 0], %w[objects jemalloc 0], %w[strings glibc 2],
-    %w[fragment jemalloc 0], %w[cache glibc 0]
+    %w[fragment jemalloc 0], %w[cache glibc 0], %w[warmup jemalloc 0]
   ].freeze
   DURATION = Integer(ENV.fetch("MEMWATCH_LAB_DURATION", "330"))
   @lock = Mutex.new

@@ -63,7 +63,7 @@ module LeakLab
     def start(timeout: 60)
       args = ["-b", "tcp://127.0.0.1:0", "-t", "#{@threads}:#{@threads}", "-e", "production"]
       args += ["-w", @workers.to_s] if @workers.positive?
-      @pid = Process.spawn(@env, *command, *args, File.join(ROOT, "config.ru"),
+      @pid = Process.spawn(@env.merge(pin_env), *command, *args, File.join(ROOT, "config.ru"),
                            chdir: ROOT, out: @log, err: @log, pgroup: true)
       wait_booted(timeout)
       self
@@ -96,8 +96,13 @@ module LeakLab
 
     private
 
-    # Puma from RubyGems, the newest unless LAB_PUMA pins a version (e.g.
-    # 5.6.5, Debian's; Rack is then held below 3, which Puma 5 predates).
+    # Puma as the suite has it (under `bundle exec`, the bundle's), unless
+    # LAB_PUMA pins a version (e.g. 5.6.5, Debian's) from the installed gems,
+    # outside the bundle; Rack is then held below 3 for Puma 5.
+    def pin_env
+      ENV["LAB_PUMA"].to_s.empty? ? {} : { "RUBYOPT" => nil, "BUNDLE_GEMFILE" => nil, "BUNDLER_SETUP" => nil }
+    end
+
     def command
       pin = ENV["LAB_PUMA"].to_s
       code = "load Gem.bin_path('puma', 'puma')"

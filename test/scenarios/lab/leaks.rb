@@ -74,14 +74,15 @@ module LeakLab
 
     # How many nominal requests' worth of leak this request owes so that the
     # leak keeps +rps+ x amount per second of wall time for route +key+, even
-    # when requests arrive late (a starved CPU, a slow GC): the time since the
-    # route's previous request x rps, at most 50.
+    # when requests arrive late (a starved CPU, a long GC pause): the time since
+    # the route's previous request x rps. Gaps over 10 s (the load stopped) are
+    # not made up.
     def pace(key, rps)
       now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
       LOCK.synchronize do
         last = PACED[key]
         PACED[key] = now
-        last ? ((now - last) * rps).clamp(0.0, 50.0) : 1.0
+        last && now - last <= 10 ? (now - last) * rps : 1.0
       end
     end
 

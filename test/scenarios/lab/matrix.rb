@@ -40,8 +40,12 @@ module LeakLab
 
     # call-seq: Matrix.new(cells, duration:, out:, parallel: 2, classifier_options: {},
     #                      step: 30, log: $stdout)
-    def initialize(cells, duration:, out:, parallel: 2, classifier_options: {}, step: 30, log: $stdout)
+    #
+    # With +rejudge+ nothing runs: the runs saved under +out+ are judged again.
+    def initialize(cells, duration:, out:, parallel: 2, classifier_options: {}, step: 30, log: $stdout,
+                   rejudge: false)
       @cells = cells
+      @rejudge = rejudge
       @duration, @out, @parallel = duration, out, parallel
       @classifier_options, @step, @log = classifier_options, step, log
       @lock = Mutex.new
@@ -49,9 +53,10 @@ module LeakLab
 
     # call-seq: run -> Array of Row (in cell order)
     def run
-      LeakLab.build_ext # once, before the runs race for it
+      LeakLab.build_ext unless @rejudge # once, before the runs race for it
+      cells = @rejudge ? @cells.select { |c| File.exist?(File.join(dir_of(c), "drive.json")) } : @cells
       queue = Queue.new
-      @cells.each_with_index { |c, i| queue << [c, i] }
+      cells.each_with_index { |c, i| queue << [c, i] }
       queue.close
       rows = []
       Array.new(@parallel) do
@@ -64,16 +69,21 @@ module LeakLab
 
     def run_cell(cell)
       say "start #{cell.label}"
-      dir = File.join(@out, cell.label.tr("/", "-"))
-      FileUtils.rm_rf(dir)
-      result = Run.new(cell.scenario, dir: dir, allocator: cell.allocator, workers: cell.workers,
-                       duration: @duration).call
+      dir = dir_of(cell)
+      run = Run.new(cell.scenario, dir: dir, allocator: cell.allocator, workers: cell.workers,
+                    duration: @duration)
+      FileUtils.rm_rf(dir) unless @rejudge
+      result = @rejudge ? run.collect : run.call
       rows = judge(cell, result)
       say "done  #{cell.label}: #{rows.map { |r| verdict_word(r) }.join(', ')}"
       rows
     rescue StandardError => e
       say "FAIL  #{cell.label}: #{e.class}: #{e.message.lines.first}"
       [Row.new(cell: cell, dir: dir, error: "#{e.class}: #{e.message}")]
+    end
+
+    def dir_of(cell)
+      File.join(@out, cell.label.tr("/", "-"))
     end
 
     def judge(cell, result)

@@ -41,11 +41,27 @@ module LeakLab
     def call
       FileUtils.mkdir_p(@dir)
       server = Server.new(@dir, env: env, workers: @workers).start
-      summary = drive(server)
+      drive(server)
       server.stop
-      result(summary, server)
+      collect
     ensure
       server&.stop
+    end
+
+    # call-seq: collect -> Result
+    #
+    # The data a finished run left in its directory (also for judging saved
+    # runs again after the classifier changed: LAB_REJUDGE).
+    def collect
+      raise "no finished run in #{@dir}" unless File.exist?(File.join(@dir, "drive.json"))
+
+      procs = Dir[File.join(@dir, "probe-*.jsonl")].sort.map do |probe|
+        pid = probe[/probe-(\d+)\.jsonl\z/, 1].to_i
+        ProcessData.new(pid: pid, probe_path: probe, memwatch_log: Dir[File.join(@dir, "memwatch*-#{pid}.tsv")].first)
+      end
+      Result.new(scenario: @scenario, allocator: @allocator, workers: @workers, duration: @duration,
+                 dir: @dir, drive: JSON.parse(File.read(File.join(@dir, "drive.json")), symbolize_names: true),
+                 procs: procs, puma_log: File.join(@dir, "puma.log"))
     end
 
     private
@@ -56,30 +72,26 @@ module LeakLab
         "LAB_MEMWATCH_INTERVAL" => @interval.to_s,
         # the suite itself may run under a preloaded jemalloc: choose explicitly
         "LD_PRELOAD" => @allocator == "jemalloc" ? JEMALLOC : nil,
-        "MALLOC_CONF" => nil, "RUBYOPT" => nil, "RACK_ENV" => "production" }
+        "MALLOC_CONF" => nil, "RACK_ENV" => "production" }
     end
 
     def drive(server)
-      out = File.join(@dir, "drive.json")
       rps = @scenario.rps * [@workers, 1].max
       pid = Process.spawn(RbConfig.ruby, DRIVE, "--url", server.url(@path), "--rps", rps.to_s,
-                          "--duration", @duration.to_s, out: out, err: File.join(@dir, "drive.err"))
-      status = LeakLab.wait_pid(pid, @duration + 60)
-      unless status
-        Process.kill("KILL", pid)
-        LeakLab.wait_pid(pid, 5)
-        raise "load driver overran its deadline"
-      end
-      JSON.parse(File.read(out), symbolize_names: true)
-    end
+                          "--duration", @duration.to_s, out: File.join(@dir, "drive.json"),
+                          err: File.join(@dir, "drive.err"))
+      raise "load driver overran its deadline" unless LeakLab.wait_pid(pid, @duration + 60)
 
-    def result(summary, server)
-      procs = Dir[File.join(@dir, "probe-*.jsonl")].sort.map do |probe|
-        pid = probe[/probe-(\d+)\.jsonl\z/, 1].to_i
-        ProcessData.new(pid: pid, probe_path: probe, memwatch_log: Dir[File.join(@dir, "memwatch*-#{pid}.tsv")].first)
+      pid = nil
+    ensure
+      if pid # overran, or we were interrupted: never leave the client behind
+        begin
+          Process.kill("KILL", pid)
+        rescue Errno::ESRCH
+          nil
+        end
+        LeakLab.wait_pid(pid, 5)
       end
-      Result.new(scenario: @scenario, allocator: @allocator, workers: @workers, duration: @duration,
-                 dir: @dir, drive: summary, procs: procs, puma_log: server.log)
     end
   end
 end
