@@ -3,6 +3,7 @@
 require_relative "test_helper"
 require "json"
 require "memwatch/attribution"
+require "memwatch"
 
 # Per-request attribution without a server: route keys, the bounded table, the
 # allocation split between overlapping requests, the fit, the report and the
@@ -159,14 +160,83 @@ class TestAttribution < Minitest::Test
     assert_equal 5, A.recorder.snapshot[0].first.requests
   end
 
-  def test_log_rows_escape_what_came_from_the_request
+  def test_attribution_log_rows_escape_what_came_from_the_request
     report = { "status" => "ok", "requests" => 10,
                "routes" => [{ "route" => "GET /a\tb\nc", "suspect" => true, "requests" => 10,
                               "retained_bytes_per_request" => 20_480, "retained_bytes_per_request_se" => 100,
-                              "confidence" => "high" }] }
-    line = A::LogRow.lines(report, 1.5).first
-    assert_equal "attribution\t1.500\troute=GET /a\\x09b\\x0ac\trequests=10\tretained_bytes_per_request=20480\tse=100\tconfidence=high\n", line
-    assert_match(/suspects=0/, A::LogRow.lines(report.merge("routes" => []), 1.5).first)
+                              "allocated_objects_per_request" => 7, "t" => 204.8, "confidence" => "high" }] }
+    assert_equal ["1.500\tGET /a\\x09b\\x0ac\t10\t20480\t100\t7\t204.8\thigh\t1\n"],
+                 Memwatch::AttributionLog.lines(report, 1.5)
+    assert_empty Memwatch::AttributionLog.lines(report.merge("status" => "insufficient_data"), 1.5)
+  end
+
+  def test_the_attribution_log_is_a_tsv_beside_the_sample_log_that_reads_back
+    Dir.mktmpdir do |dir|
+      report = ranked_report
+      log = File.join(dir, "memwatch-123.tsv")
+      assert_equal 4, Memwatch::AttributionLog.write(report, log)
+      assert_equal 4, Memwatch::AttributionLog.write(report, log)
+      path = File.join(dir, "memwatch-123.attribution.tsv")
+      text = File.read(path)
+      assert_equal 1, text.scan(/^tick\troute\t/).size, "one header"
+      rows = Memwatch::AttributionLog.read(path)
+      assert_equal 8, rows.size
+      assert_equal "GET /leak", rows.first[:route]
+      assert_equal 1, rows.first[:suspect]
+      assert_kind_of Integer, rows.first[:retained_bytes_per_request]
+      assert_equal Memwatch::AttributionLog::COLUMNS.map(&:to_sym), rows.first.keys
+      # past max_bytes it is rotated once, and starts again with a header
+      Memwatch::AttributionLog.write(report, log, max_bytes: 10)
+      assert File.exist?("#{path}.1")
+      assert_equal 4, Memwatch::AttributionLog.read(path).size
+      assert_equal 0, Memwatch::AttributionLog.write(report, nil), "no log path (a log to $stdout): nothing"
+    end
+  end
+
+  def test_a_running_memwatch_writes_the_attribution_log_beside_its_log
+    report = ranked_report # before start: the first periodic run writes at once
+    Dir.mktmpdir do |dir|
+      Memwatch.start(interval: 0.05, log: dir)
+      path = Memwatch::AttributionLog.path_for(Memwatch.log_path)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 20
+      sleep 0.05 until File.exist?(path) || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      Memwatch.stop
+      rows = Memwatch::AttributionLog.read(path)
+      assert_equal 4, rows.size
+      assert_equal report["routes"].map { |r| r["route"] }.sort, rows.map { |r| r[:route] }.sort
+      assert_match(/\Amemwatch-#{Process.pid}\.attribution\.tsv\z/, File.basename(path))
+    ensure
+      Memwatch.stop
+    end
+  end
+
+  def test_a_bad_attribution_log_is_a_clear_error_with_file_and_line
+    Dir.mktmpdir do |dir|
+      path = File.join(dir, "x.attribution.tsv")
+      File.write(path, "#{Memwatch::AttributionLog::COLUMNS.join("\t")}\n1.0\tGET /\t3\tlots\t1\t1\t1\tlow\t0\n")
+      e = assert_raises(Memwatch::LogReader::Error) { Memwatch::AttributionLog.read(path) }
+      assert_match(/x\.attribution\.tsv:2: retained_bytes_per_request: not a number: "lots"/, e.message)
+      File.write(path, "tick\trss_bytes\n1\t2\n")
+      assert_match(/:1: not a memwatch attribution log/, assert_raises(Memwatch::LogReader::Error) { Memwatch::AttributionLog.read(path) }.message)
+    end
+  end
+
+  # A real recorder's report: requests through the middleware, one route
+  # retaining 20 KB each, so the ranking has a suspect.
+  def ranked_report
+    keep = []
+    app = A.new(lambda do |e|
+      keep << ("x" * 20_000) if e["PATH_INFO"] == "/leak"
+      [200, {}, ["ok"]]
+    end)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
+    loop do
+      %w[/leak /a /b /c].each { |p| rand(1..4).times { app.call(env(p)) } }
+      sleep 0.01
+      report = A::Ranking.new(*A.recorder.snapshot, A.recorder).to_h
+      return report if report["status"] == "ok" && report["routes"].size == 4
+      raise "no ranking in 30 s: #{report.inspect[0, 300]}" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+    end
   end
 
   def test_a_forked_child_starts_afresh

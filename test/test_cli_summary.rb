@@ -30,6 +30,29 @@ class TestCLISummary < Minitest::Test
     assert_match(/^verdict: \S/, out)
   end
 
+  def test_the_attribution_log_beside_a_log_is_summarised_and_skipped_as_a_log
+    log = MemwatchSynth.ruby_leak(File.join(@dir, "memwatch-1.tsv"), n: 60)
+    cols = %w[tick route requests retained_bytes_per_request retained_bytes_per_request_se
+              allocated_objects_per_request t confidence suspect]
+    File.write(File.join(@dir, "memwatch-1.attribution.tsv"),
+               "# memwatch attribution log\n#{cols.join("\t")}\n" \
+               "100.0\tGET /old\t5\t1\t1\t1\t1.0\tlow\t0\n" \
+               "160.0\tGET /leak\t900\t20480\t300\t12\t68.3\thigh\t1\n160.0\tGET /\t800\t10\t90\t40\t0.1\tlow\t0\n")
+    code, out, err = cli("summary", @dir) # the directory: the sidecar is not read as a sample log
+    assert_includes [0, 1, 3], code, err
+    assert_match(/^routes by retained bytes per request \(attribution log/, out)
+    assert_match(%r{^  SUSPECT GET /leak  20480 B/request ± 300, 900 requests, high$}, out)
+    assert_match(%r{^          GET /  10 B/request}, out)
+    refute_match(%r{GET /old}, out, "only the latest minute")
+    doc = JSON.parse(cli("summary", "--json", log)[1])
+    assert_equal "GET /leak", doc["logs"].first["attribution"].first["route"]
+    File.write(File.join(@dir, "memwatch-1.attribution.tsv"), "garbage\n")
+    code, out, err = cli("summary", log)
+    assert_includes [0, 1, 3], code
+    assert_match(/warning: attribution log skipped: .*not a memwatch attribution log/, err)
+    refute_match(/routes by retained/, out)
+  end
+
   def test_json_summary_and_exit_code_agree_with_the_verdict
     log = MemwatchSynth.ruby_leak(File.join(@dir, "leak.tsv"), n: 360)
     code, out, = cli("summary", "--json", log)

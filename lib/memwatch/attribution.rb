@@ -11,7 +11,7 @@ require_relative "attribution/route_key"
 require_relative "attribution/recorder"
 require_relative "attribution/nnls"
 require_relative "attribution/ranking"
-require_relative "attribution/log_row"
+require_relative "attribution_log"
 require_relative "attribution/html"
 
 module Memwatch
@@ -68,6 +68,25 @@ module Memwatch
       end
 
       # call-seq:
+      #   Memwatch::Attribution.install_log_writer -> true | false
+      #
+      # Once a minute, the ranking goes to the attribution log beside the
+      # sample log (see AttributionLog). Called when this file loads and when
+      # the middleware is built, since either may come before memwatch.rb
+      # (which provides on_periodic); registers once.
+      def install_log_writer
+        return true if @log_writer
+        return false unless Memwatch.respond_to?(:on_periodic)
+
+        @log_writer = Memwatch.on_periodic(every: AttributionLog::EVERY) do |config|
+          next unless active?
+
+          AttributionLog.write(report, Memwatch.log_path, max_bytes: config&.[](:log_max_bytes))
+        end
+        true
+      end
+
+      # call-seq:
       #   Memwatch::Attribution.active? -> true | false (has any request been recorded)
       def active? = !@recorder.nil? && @recorder.active?
 
@@ -120,6 +139,7 @@ module Memwatch
       @app = app
       @key = key
       self.class.configure(**options) unless options.empty?
+      self.class.install_log_writer
     end
 
     # call-seq:
@@ -173,5 +193,4 @@ module Memwatch
 end
 
 require_relative "attribution/endpoint_route"
-# Once per verdict_interval, the suspects go to the log (see LogRow).
-Memwatch.on_periodic { Memwatch::Attribution::LogRow.write(Memwatch::Attribution.report) if Memwatch::Attribution.active? } if Memwatch.respond_to?(:on_periodic)
+Memwatch::Attribution.install_log_writer

@@ -8,6 +8,7 @@ module Memwatch
     # log, where a log is a file plus its rotated predecessors (x.tsv.2 x.tsv.1 x.tsv).
     module LogArgs
       LOG_GLOB = "*.{tsv,tsv.gz,tsv.[0-9]*}"
+      ATTRIBUTION = ".attribution.tsv"
 
       module_function
 
@@ -24,6 +25,7 @@ module Memwatch
       def expand(arg)
         if File.directory?(arg)
           found = Dir.glob(File.join(LogReader.send(:escape_glob, arg), LOG_GLOB)).sort
+          found.reject! { |f| f.include?(ATTRIBUTION) } # the attribution sidecars have rows of another shape
           raise LogReader::Error.new("no memwatch logs (*.tsv) in this directory", file: arg) if found.empty?
 
           found

@@ -84,8 +84,23 @@ module Memwatch
           duration_seconds: from && (to - from).round(3),
           figures: figures.to_h { |f| [f.column, f.to_h.except(:column)] }, figures_obj: figures,
           verdict: verdict&.to_h, verdict_obj: verdict, warnings: reader.warnings.dup,
+          attribution: attribution(reader.paths.last),
           exit_code: verdict ? verdict.exit_code : INSUFFICIENT
         }
+      end
+
+      # The latest minute of the attribution log beside this log, if there is
+      # one (Memwatch::Attribution in the app); a bad one is a warning.
+      def attribution(log)
+        require "memwatch/attribution_log"
+        path = AttributionLog.path_for(log)
+        return nil unless File.file?(path)
+
+        rows = AttributionLog.read(path)
+        rows.select { |r| r[:tick] == rows.last[:tick] }.map { |r| r.except(:tick).merge(at: r[:tick]) }
+      rescue LogReader::Error, SystemCallError => e
+        warn_line("attribution log skipped: #{e.message}")
+        nil
       end
 
       def combined_exit(codes)
@@ -98,6 +113,15 @@ module Memwatch
         out.puts header_line(r), span_line(r), ""
         out.puts figures_table(r[:figures_obj]) unless r[:figures_obj].empty?
         out.puts "", *verdict_lines(r[:verdict_obj]), ""
+        out.puts(*attribution_lines(r[:attribution]), "") if r[:attribution]&.any?
+      end
+
+      def attribution_lines(rows)
+        ["routes by retained bytes per request (attribution log, #{time(rows.first[:at])}):",
+         *rows.map do |r|
+           "  #{r[:suspect] == 1 ? 'SUSPECT' : '       '} #{r[:route]}  #{r[:retained_bytes_per_request] || '?'} B/request " \
+             "± #{r[:retained_bytes_per_request_se] || '?'}, #{r[:requests]} requests, #{r[:confidence]}"
+         end]
       end
 
       def verdict_lines(verdict)
