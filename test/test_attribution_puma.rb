@@ -8,20 +8,16 @@ require_relative "../bench/lib/puma_runner"
 # request, under bounded mixed load from wrk whose route mix drifts every 3 s. The
 # leaking route must come out on top of Memwatch::Attribution's ranking, as a
 # suspect, with an estimate near 20 KB; the clean routes must not be suspects.
-# About 80 s (two 40 s loads; MEMWATCH_ATTRIBUTION_LOAD=seconds to change it,
+# About 2 min (two 60 s loads; MEMWATCH_ATTRIBUTION_LOAD=seconds to change it,
 # MEMWATCH_SKIP_SLOW=1 to skip, e.g. under valgrind).
 class TestAttributionPuma < Minitest::Test
   RACKUP = File.expand_path("../bench/apps/ten_routes.ru", __dir__)
   LUA = File.expand_path("../bench/lib/paths.lua", __dir__)
   PATHS = "/,/leak,/json,/strings,/big,/compute,/sleep,/hash,/cache,/users/"
-  LOAD_SECONDS = Integer(ENV.fetch("MEMWATCH_ATTRIBUTION_LOAD", "40"))
+  LOAD_SECONDS = Integer(ENV.fetch("MEMWATCH_ATTRIBUTION_LOAD", "60"))
 
   def setup
     skip "MEMWATCH_SKIP_SLOW=1" if ENV["MEMWATCH_SKIP_SLOW"] == "1"
-    # Opt-in until the ranking is reliable within 40 s of a steady mix on a
-    # loaded machine: it ranked /leak first but only at low confidence (t=2)
-    # in one CI run. Issue 7 stays open for this.
-    skip "set MEMWATCH_ATTRIBUTION_E2E=1 to run the 2 x 40 s Puma attribution test" unless ENV["MEMWATCH_ATTRIBUTION_E2E"] == "1"
     skip "wrk is not installed (apt-get install wrk)" unless system("wrk --version > /dev/null 2>&1") || File.executable?("/usr/bin/wrk")
     @dir = Dir.mktmpdir("memwatch-attribution-")
   end
