@@ -44,6 +44,23 @@ class TestClusterPublish < Minitest::Test
     assert_includes Memwatch.samples.last(10).map { |s| s[:tick].round(3) }, again.dig("sample", "tick").round(3)
   end
 
+  # The default pss_every (nil: ~10 s of ticks) once made every periodic
+  # publish fail with a NoMethodError (seen in bin/demo, not here, where
+  # setup sets pss_every).
+  def test_periodic_publish_with_the_default_pss_cadence
+    Memwatch.stop
+    Memwatch.start(interval: 0.05, label: "worker-3", verdict_interval: 0.2, fork: false, log: File.join(@tmp, "logs/"))
+    Cluster.configure(dir: File.join(@tmp, "c"))
+    first = Cluster.join
+    path = File.join(@tmp, "c", "worker-3-#{Process.pid}.json")
+    wait_until { Memwatch.samples.size >= 3 }
+    _, err = capture_io { Memwatch::Runner.periodic }
+    assert_empty err
+    again = JSON.parse(File.read(path))
+    assert_operator again["published"], :>, first["published"]
+    assert_includes again["memory"].keys, "pss_bytes"
+  end
+
   def test_reference_is_the_first_full_sample_after_the_delay
     Cluster.configure(dir: File.join(@tmp, "c"))
     first = Cluster.join(Cluster::Identity.current, reference_delay: 0.3)

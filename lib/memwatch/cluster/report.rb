@@ -48,7 +48,9 @@ module Memwatch
       end
 
       def recent_with_pss
-        limit = (Memwatch.config || {}).fetch(:pss_every, 10) + 1
+        config = Memwatch.config
+        # pss_ticks, not config[:pss_every]: that is nil by default (~10 s of ticks)
+        limit = (config.respond_to?(:pss_ticks) ? config.pss_ticks : 10) + 1
         Memwatch.samples(limit: limit).reverse_each.find { |s| s[:pss_bytes] }
       end
 
