@@ -45,7 +45,7 @@ app = lambda do |env|
   handler ? handler.call(env) : [404, { "content-type" => "text/plain" }, ["not found\n"]]
 end
 
-use Memwatch::Attribution if ENV["ATTRIBUTION"] != "0"
+use Memwatch::Attribution, sample_every: Integer(ENV.fetch("ATTRIBUTION_SAMPLE_EVERY", "1")) if ENV["ATTRIBUTION"] != "0"
 # The ranking as JSON; ?raw adds the recorded intervals (for offline analysis).
 if ENV["ATTRIBUTION"] != "0"
   map("/__attribution") do
