@@ -12,7 +12,9 @@
 #define MW_MAX_COLUMNS (MW_MAX_GC_KEYS + MW_NFIELDS + 8)
 
 static mw_column columns[MW_MAX_COLUMNS];
-static VALUE column_syms[MW_MAX_COLUMNS]; /* immortal (interned) symbols */
+/* IDs, not Symbol VALUEs: an ID never moves, while the Symbol of a name that
+ * first existed as a dynamic symbol is a heap object compaction may move. */
+static ID column_ids[MW_MAX_COLUMNS];
 static int ncolumns;
 
 static const char *const field_names[MW_NFIELDS] = {
@@ -30,7 +32,7 @@ add(const char *name, enum mw_col_kind kind, int index)
     columns[ncolumns].name = name;
     columns[ncolumns].kind = kind;
     columns[ncolumns].index = index;
-    column_syms[ncolumns] = ID2SYM(rb_intern(name));
+    column_ids[ncolumns] = rb_intern(name);
     ncolumns++;
 }
 
@@ -93,6 +95,6 @@ memwatch_sample_to_hash(const mw_sample *s)
 {
     VALUE h = rb_hash_new();
     for (int i = 0; i < ncolumns; i++)
-        rb_hash_aset(h, column_syms[i], column_value(s, &columns[i]));
+        rb_hash_aset(h, ID2SYM(column_ids[i]), column_value(s, &columns[i]));
     return h;
 }

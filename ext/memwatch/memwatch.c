@@ -41,10 +41,20 @@ native_columns(VALUE self)
  * which we dup so the caller's IO can be closed independently. preamble: the "# key: value" lines; the
  * header row is appended here from the column table.
  */
+/* The pthread writes rows without a lock (it owns the log while it runs):
+ * replacing or freeing the log under it would be a use-after-free. */
+static void
+check_no_sampler(const char *what)
+{
+    if (memwatch_sampler_active())
+        rb_raise(rb_eRuntimeError, "memwatch: cannot %s the log while the sampler runs", what);
+}
+
 static VALUE
 native_log_open(VALUE self, VALUE path, VALUE fd, VALUE preamble, VALUE max_bytes, VALUE keep)
 {
     const mw_column *cols;
+    check_no_sampler("open");
     int n = memwatch_columns(&cols);
     VALUE text = rb_str_dup(StringValue(preamble));
     for (int i = 0; i < n; i++) {
@@ -68,6 +78,7 @@ native_log_open(VALUE self, VALUE path, VALUE fd, VALUE preamble, VALUE max_byte
 static VALUE
 native_log_close(VALUE self)
 {
+    check_no_sampler("close");
     memwatch_log_close();
     return Qnil;
 }

@@ -75,6 +75,7 @@ void memwatch_log_atfork_child(void);
 
 /* sampler.c: the process-wide sampler, its pthread and rings */
 double memwatch_now(void);
+int memwatch_sampler_active(void);  /* a sampler thread runs in this process */
 long memwatch_copy_samples(VALUE sampler, int which, double since, long limit, mw_sample **out);
 VALUE memwatch_samples_to_array(const mw_sample *buf, long n);
 

@@ -39,6 +39,12 @@ memwatch_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+int
+memwatch_sampler_active(void)
+{
+    return memwatch_active != NULL && memwatch_active->thread_alive;
+}
+
 static double
 mono_now(void)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static VALUE gc_syms[MW_MAX_GC_KEYS];
+static ID gc_ids[MW_MAX_GC_KEYS];  /* IDs never move (compaction) */
 static int ngc;
 
 /* ---- Ruby binding: Memwatch::Native::Sampler -------------------------- */
@@ -170,7 +170,7 @@ gc_wait_ubf(void *arg)
     pthread_mutex_unlock(&s->lock);
 }
 
-static VALUE sym_state, sym_marking, sym_sweeping;
+static ID id_state, id_marking, id_sweeping;
 
 /* rb_gc_stat(sym) reads one counter and allocates nothing (~5 ns a key).
  * Returns the GC's state: read mid-marking (incremental major GC),
@@ -179,9 +179,9 @@ static VALUE sym_state, sym_marking, sym_sweeping;
 static int64_t
 read_gc(int64_t *vals)
 {
-    for (int i = 0; i < ngc; i++) vals[i] = (int64_t)rb_gc_stat(gc_syms[i]);
-    VALUE state = rb_gc_latest_gc_info(sym_state);
-    return state == sym_marking ? 1 : state == sym_sweeping ? 2 : 0;
+    for (int i = 0; i < ngc; i++) vals[i] = (int64_t)rb_gc_stat(ID2SYM(gc_ids[i]));
+    VALUE state = rb_gc_latest_gc_info(ID2SYM(id_state));
+    return state == ID2SYM(id_marking) ? 1 : state == ID2SYM(id_sweeping) ? 2 : 0;
 }
 
 /*
@@ -220,7 +220,10 @@ sampler_sample_now(VALUE self)
 {
     mw_sampler *s = get_sampler(self);
     mw_sample smp;
-    int own_fds = !s->thread_alive;
+    /* The kept fds are process-wide: while any sampler runs they are its own,
+     * (pread on them is safe from two threads), and only without one do we
+     * open and close them here. */
+    int own_fds = !memwatch_sampler_active();
     if (own_fds && memwatch_procfs_open() < 0) rb_sys_fail("memwatch: /proc/self/status");
     memwatch_sample_clear(&smp);
     memwatch_read_native(s, &smp, 1, 1, 1);
@@ -352,16 +355,16 @@ init_gc_keys(void)
     VALUE h = rb_hash_new();
     rb_gc_stat(h);
     VALUE keys = rb_funcall(h, rb_intern("keys"), 0);
-    sym_state = ID2SYM(rb_intern("state"));
-    sym_marking = ID2SYM(rb_intern("marking"));
-    sym_sweeping = ID2SYM(rb_intern("sweeping"));
-    (void)rb_gc_latest_gc_info(sym_state); /* warm its symbol table */
+    id_state = rb_intern("state");
+    id_marking = rb_intern("marking");
+    id_sweeping = rb_intern("sweeping");
+    (void)rb_gc_latest_gc_info(ID2SYM(id_state)); /* warm its symbol table */
     ngc = (int)RARRAY_LEN(keys) < MW_MAX_GC_KEYS ? (int)RARRAY_LEN(keys) : MW_MAX_GC_KEYS;
     for (int i = 0; i < ngc; i++) {
-        gc_syms[i] = RARRAY_AREF(keys, i);  /* static symbols: never collected */
-        names[i] = strdup(rb_id2name(SYM2ID(gc_syms[i])));
+        gc_ids[i] = SYM2ID(RARRAY_AREF(keys, i));
+        names[i] = strdup(rb_id2name(gc_ids[i]));
         if (strcmp(names[i], "heap_allocated_pages") == 0) memwatch_heap_pages_idx = i;
-        (void)rb_gc_stat(gc_syms[i]);
+        (void)rb_gc_stat(ID2SYM(gc_ids[i]));
     }
     memwatch_columns_build(names, ngc, memwatch_allocator());
 }
