@@ -57,6 +57,16 @@ class TestHeapErrors < Minitest::Test
     assert_equal 2, Memwatch::Heap.summary(file).objects
   end
 
+  # A class address below the type-id range must not be read as a type id
+  # (that indexed past the type table): it is counted under the object's type.
+  def test_a_crafted_low_class_address_is_not_a_type_id
+    low = %({"address":"0x7f01", "type":"STRING", "class":"0x10", "memsize":40}\n)
+    summary = Memwatch::Heap.summary(write("low.json", low * 3 + GOOD))
+    assert_equal 4, summary.objects
+    assert_includes summary.by_class.map(&:key), "(STRING)"
+    assert_equal 3, summary.by_class.find { |r| r.key == "(STRING)" }.count
+  end
+
   def test_blank_lines_and_a_missing_final_newline_are_fine
     assert_equal 2, Memwatch::Heap.summary(write("ok.json", GOOD + "\n  \n" + GOOD.chomp)).objects
   end

@@ -45,11 +45,12 @@ names_note(hd_names *n, const hd_obj *o)
     return type_id;
 }
 
-/* IMEMO's "class" field is not a class; keys below 256 are type ids (see class_label). */
+/* IMEMO's "class" field is not a class; keys below HD_MAX_TYPES + 2 are type ids (see
+ * class_label), so a (crafted) class address that low is not trusted as a class. */
 static uint64_t
 class_key(const hd_obj *o, uint32_t type_id)
 {
-    return o->klass && !is_type(o, "IMEMO") ? o->klass : type_id;
+    return o->klass >= HD_MAX_TYPES + 2 && !is_type(o, "IMEMO") ? o->klass : type_id;
 }
 
 static uint32_t
@@ -309,7 +310,8 @@ static VALUE
 class_label(const hd_names *n, uint64_t key)
 {
     const hd_slot *s;
-    if (key < HD_MAX_TYPES + 2) return rb_sprintf("(%s)", n->types.str[key]);
+    if (key < HD_MAX_TYPES + 2)
+        return key < n->types.len ? rb_sprintf("(%s)", n->types.str[key]) : rb_str_new_cstr("(unknown)");
     if ((s = hd_map_find(&n->classes, key)) && s->val) return rb_str_new_cstr(n->strs.str[s->val]);
     return rb_sprintf("#<Class:0x%llx>", (unsigned long long)key);
 }
