@@ -17,11 +17,13 @@ module Memwatch
 
       # call-seq:
       #   dispatcher.call(env) -> [status, headers, body]
+      #
+      # Access is checked before the request is framed, so a stranger learns nothing
+      # from a refusal (413/414 and their reasons are for clients we serve).
       def call(env)
-        request = Request.new(env)
         denied = @access.check(env)
         return finish(env, deny(env, denied)) if denied
-        finish(env, dispatch(request))
+        finish(env, dispatch(Request.new(env)))
       rescue Refused => e
         finish(env, Response.error(e.status, e.message, e.headers))
       rescue StandardError, ScriptError, SystemStackError => e
