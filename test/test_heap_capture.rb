@@ -4,6 +4,7 @@ require_relative "test_helper"
 require_relative "fixtures/heap/support"
 require "memwatch/cli"
 require "stringio"
+require "json"
 
 # The guided workflow end to end: a real Puma app leaking on a known line, memwatch's
 # endpoint mounted with dumps and tracing allowed, and `memwatch heap capture` taking the
@@ -40,7 +41,46 @@ class TestHeapCapture < Minitest::Test
     end
   end
 
+  # The same workflow done by the worker: POST heap_capture, poll GET heap_capture.
+  def test_the_endpoint_captures_and_diffs_by_itself
+    Dir.mktmpdir("memwatch-capture") do |dir|
+      with_puma(dir, CONFIG_RU, env: { "TEST_TOKEN" => TOKEN }) do |base|
+        load = Thread.new { drive(base, Process.clock_gettime(Process::CLOCK_MONOTONIC) + 60) }
+        started = request(base, :post, "/memwatch/heap_capture?every=2&top=3")
+        assert_equal 202, started.code.to_i, started.body
+        assert_equal "running", JSON.parse(started.body)["capture"]["status"]
+        assert_equal 409, request(base, :post, "/memwatch/heap_capture?every=2").code.to_i, "one at a time"
+        assert_equal 401, request(base, :get, "/memwatch/heap_capture", token: nil).code.to_i
+        capture = poll_capture(base)
+        load.kill
+        assert_equal "done", capture["status"], capture.inspect
+        assert_equal 3, capture["dumps_taken"]
+        assert capture["tracing"], "tracing was allowed, so the dumps carry allocation sites"
+        top = capture["report"]["retained_sites"].first
+        assert_equal [File.join(dir, "config.ru"), 4], [top["file"], top["line"]], capture["report"].inspect
+        dump_dir = File.join(Dir.tmpdir, "memwatch-#{Process.uid}") # the app's default dump_dir
+        refute File.exist?(File.join(dump_dir, "capture-#{capture["id"]}")), "the dumps (secrets) are deleted"
+      end
+    end
+  end
+
   private
+
+  def request(base, verb, path, token: TOKEN)
+    uri = URI("#{base}#{path}")
+    req = verb == :post ? Net::HTTP::Post.new(uri) : Net::HTTP::Get.new(uri)
+    req["authorization"] = "Bearer #{token}" if token
+    Net::HTTP.start(uri.host, uri.port, read_timeout: 30) { |http| http.request(req) }
+  end
+
+  def poll_capture(base)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 120
+    loop do
+      capture = JSON.parse(request(base, :get, "/memwatch/heap_capture").body)["capture"]
+      return capture if capture["status"] != "running" || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      sleep 0.5
+    end
+  end
 
   def drive(base, deadline)
     uri = URI("#{base}/leak")
