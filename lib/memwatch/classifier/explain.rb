@@ -33,10 +33,10 @@ module Memwatch
         old = r["old_objects"].to_i
         ["Ruby objects pile up: memory grows #{rate(r['used'])}, #{pct(c[:shares]['ruby_objects'])} " \
          "of it live Ruby heap (old objects #{old.positive? ? '+' : ''}#{Verdict.human_count(old)}/h).",
-         "Find what retains them: take three heap dumps a few minutes apart (memwatch's heap-dump " \
-         "action or ObjectSpace.dump_all) and diff them (`memwatch heap`); objects allocated after " \
-         "the first dump and still alive in the third are the leak. " \
-         "ObjectSpace.trace_object_allocations_start adds file:line."]
+         "Find what retains them: a 3-dump heap diff (`memwatch heap capture URL`, or POST " \
+         "heap_capture on the endpoint, takes three dumps minutes apart and diffs them); objects " \
+         "allocated after the first dump and still alive in the third are the leak, by file:line " \
+         "when allocation tracing is allowed."]
       end
 
       def ruby_malloc_text(c)
@@ -44,8 +44,8 @@ module Memwatch
         how = c[:method] == "heap_walk" ? "heap walks attribute #{rate(r['ruby_malloc'])} to Ruby objects" : "old objects grow with it (tentative: no heap walk yet)"
         ["Ruby objects hold growing malloc'd memory (big Strings, Arrays, Hashes): the allocator grows " \
          "#{rate(r['allocator_allocated'])}, #{how}, while heap slots barely move.",
-         "Take a 3-dump heap diff and sort the retained objects by memsize: look for buffers, " \
-         "caches and collections that only grow."]
+         "Take a 3-dump heap diff (`memwatch heap capture URL` or POST heap_capture) and sort the " \
+         "retained objects by bytes: look for buffers, caches and collections that only grow."]
       end
 
       def native_text(c)
