@@ -46,6 +46,20 @@ class TestEndpointAccess < Minitest::Test
     assert_equal 403, call(app, "/no-such-route", REMOTE_ADDR: "10.1.2.3").status, "no route probing"
   end
 
+  # Framing checks (413/414 and their reasons) are for clients we serve: a stranger's
+  # oversized request is refused like any other, with nothing about the process.
+  def test_a_strangers_oversized_request_gets_a_bare_refusal
+    app = build_app(token: "t" * 32)
+    long = "/status#{"x" * 10_000}"
+    r = call(app, long, REMOTE_ADDR: "10.1.2.3")
+    assert_equal 401, r.status
+    assert_nil r.headers["x-memwatch-pid"]
+    r = call(build_app, long, REMOTE_ADDR: "10.1.2.3")
+    assert_equal 403, r.status
+    assert_nil r.headers["x-memwatch-pid"]
+    assert_equal 414, call(build_app, long).status, "a loopback client still gets the framing answer"
+  end
+
   def test_denials_are_logged_but_cannot_flood_the_log
     app = build_app
     100.times { call(app, "/status", REMOTE_ADDR: "10.1.2.3") }
