@@ -52,9 +52,11 @@ module Bench
         #{T.tick(r["tick_cost"]) || "(not run)"}
 
         The C loop (bench/c/tick_probe.c) repeats the reads one tick does on kept-open fds; the
-        limit of one default tick = status + cgroup + allocator + log row + CPU clock +
-        (smaps_rollup + meminfo)/10. The sampler figure is memwatch_cpu_seconds / ticks of a
-        process sampling every 10 ms with a log (#{r.dig("tick_cost", "rounds")} rounds).
+        limit of one default tick at 10 ms = statm (status every #{r.dig("tick_cost", "allocators", "glibc", "cadences", "status") || "N"}th tick instead) + cgroup +
+        allocator + log row + CPU clock + smaps_rollup and meminfo at their cadence (every
+        #{r.dig("tick_cost", "allocators", "glibc", "cadences", "smaps_rollup") || "N"} ticks). The sampler figure is memwatch_cpu_seconds / ticks of a process
+        sampling every 10 ms with a log (#{r.dig("tick_cost", "rounds")} rounds); it also pays
+        the hand-off to the memwatch-gc thread (every ~0.5 s), which the C loop does not.
 
         ## Memwatch's own CPU: sampling every 0.1 s and logging every tick
         #{cpu_share(r["cpu_share"])}

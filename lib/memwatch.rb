@@ -172,7 +172,8 @@ module Memwatch
       VerdictLoop.install(config, child: child) # validates the classifier options before anything starts
       open_log(config, path, io)
       sampler._start(config[:interval], [config[:ring_size], config[:long_ring_size]],
-                     [config.long_every, config.pss_ticks, config.meminfo_ticks, config.periodic_every],
+                     [config.long_every, config.pss_ticks, config.meminfo_ticks, config.periodic_every,
+                      config.status_ticks, config.gc_ticks],
                      GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE] || 16_384)
       @config = config
       @log_path = path

@@ -37,6 +37,17 @@ class TestConfig < Minitest::Test
     end
   end
 
+  def test_tick_cadences_follow_the_interval
+    fast = Memwatch::Config.new(env: {}, interval: 0.1, verdict_interval: 15)
+    assert_equal [5, 10, 100, 100], [fast.gc_ticks, fast.status_ticks, fast.pss_ticks, fast.meminfo_ticks]
+    assert_equal 30, fast.periodic_every, "counted in memwatch-gc wake-ups (every 0.5 s)"
+    slow = Memwatch::Config.new(env: {}, interval: 2.0, verdict_interval: 15)
+    assert_equal [1, 1], [slow.gc_ticks, slow.status_ticks]
+    assert_equal 2, Memwatch::Config.new(env: {}, interval: 0.1, gc_every: 2).gc_ticks
+    assert_equal 3, Memwatch::Config.new(env: { "MEMWATCH_GC_EVERY" => "3" }).gc_ticks
+    assert_raises(ArgumentError) { Memwatch::Config.new(env: {}, gc_every: 0) }
+  end
+
   def test_environment_variables
     config = Memwatch::Config.new(env: { "MEMWATCH_INTERVAL" => "0.5", "MEMWATCH_FORK" => "off",
                                          "MEMWATCH_LOG" => "/tmp", "MEMWATCH_RING_SIZE" => "100" })

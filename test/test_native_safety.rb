@@ -22,10 +22,12 @@ class TestNativeSafety < Minitest::Test
 
   def test_bad_primitive_arguments_raise
     sampler = Memwatch::Native::Sampler.new
-    assert_raises(ArgumentError) { sampler._start(0.0, [10, 10], [1, 1, 1, 1], 16_384) }
-    assert_raises(ArgumentError) { sampler._start(1.0, [0, 10], [1, 1, 1, 1], 16_384) }
-    assert_raises(ArgumentError) { sampler._start(1.0, [10], [1, 1, 1, 1], 16_384) }
-    assert_raises(TypeError) { sampler._start(1.0, nil, [1, 1, 1, 1], 16_384) }
+    assert_raises(ArgumentError) { sampler._start(0.0, [10, 10], [1, 1, 1, 1, 1, 1], 16_384) }
+    assert_raises(ArgumentError) { sampler._start(1.0, [0, 10], [1, 1, 1, 1, 1, 1], 16_384) }
+    assert_raises(ArgumentError) { sampler._start(1.0, [10], [1, 1, 1, 1, 1, 1], 16_384) }
+    assert_raises(TypeError) { sampler._start(1.0, nil, [1, 1, 1, 1, 1, 1], 16_384) }
+    assert_raises(ArgumentError) { sampler._start(1.0, [10, 10], [1, 1, 1, 1], 16_384) }
+    assert_raises(ArgumentError) { sampler._start(1.0, [10, 10], [1, 1, 1, 1, 1, 0], 16_384) }
     assert_raises(ArgumentError) { sampler._set_verdict("a\tb", nil) }
   end
 

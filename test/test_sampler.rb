@@ -89,6 +89,32 @@ class TestSampler < Minitest::Test
     assert_equal after[:heap_allocated_pages] * GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE], after[:ruby_heap_bytes]
   end
 
+  # RSS and anonymous RSS come from statm every tick; status (swap, threads, shmem)
+  # every ~1 s, carried in between, so every row is whole and adds up.
+  def test_every_row_has_the_status_figures_and_they_add_up
+    Memwatch.start(interval: 0.05)
+    rows = wait_for { (r = Memwatch.samples).size >= 25 && r }
+    rows.each do |r|
+      %i[rss_bytes rss_anon_bytes rss_file_bytes rss_shmem_bytes threads].each { |k| refute_nil r[k], "#{k} at #{r[:tick]}" }
+      assert_equal r[:rss_bytes], r[:rss_anon_bytes] + r[:rss_file_bytes] + r[:rss_shmem_bytes]
+      assert_operator r[:threads], :>=, 3 # main, memwatch-gc, the memwatch pthread
+    end
+    status = File.read("/proc/self/status")[/VmRSS:\s+(\d+)/, 1].to_i * 1024
+    assert_in_delta status, rows.last[:rss_bytes], 0.25 * status, "statm and status agree on RSS"
+  end
+
+  # GC counters are read every gc_every ticks (by default every ~0.5 s): the
+  # memwatch-gc thread wakes that often, and the rows in between say how old theirs are.
+  def test_gc_counters_are_read_every_gc_every_ticks
+    Memwatch.start(interval: 0.02, gc_every: 5)
+    wait_for { Memwatch.stats[:ticks] >= 40 }
+    stats = Memwatch.stats
+    assert_in_delta stats[:ticks] / 5.0, stats[:gc_reads], 2
+    rows = Memwatch.samples.last(20)
+    assert(rows.all? { |r| r[:count] }, "every row carries GC counters")
+    assert_operator rows.map { |r| r[:gc_age_seconds] }.max, :>=, 0.05, "some rows carry older counters"
+  end
+
   def test_rss_and_anon_rss_follow_native_memory
     Memwatch.start(interval: 0.02)
     base = wait_for { Memwatch.samples.last }

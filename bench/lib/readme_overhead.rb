@@ -71,7 +71,7 @@ module Bench
       "- **Instructions** (callgrind, allocation-heavy loop bench/alloc_loop.rb, start-up excluded): memwatch sampling " \
         "#{format("%.4f", m.dig("memwatch", "ratio_to_loaded"))}× the same process with memwatch loaded but not started; a naive Ruby " \
         "sampler thread #{format("%.4f", m.dig("naive", "ratio"))}× none. No GC hook is installed, so allocations keep their fast path " \
-        "(gc_tracer's hooks cost 1.12× on such a loop)."
+        "(gc_tracer's hooks cost 1.12× on such a loop when measured the same way while designing memwatch; not re-run here)."
     end
 
     def dump_bullet(d)

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require_relative "../../lib/memwatch/config"
+
 # Per-tick cost of the sampler, split by source, next to the physical limit: the
 # same reads in a tight C loop (bench/c/tick_probe.c). The real sampler's CPU per
 # tick is memwatch_cpu_seconds / ticks of a process sampling every 10 ms with a log,
@@ -68,13 +70,23 @@ module Bench
       end
     end
 
-    # Physical limit of a default tick: status, cgroup, allocator, log row every tick;
-    # smaps_rollup and meminfo every 10th (pss_every / meminfo_every).
+    # The cadences a default tick at 10 ms follows (Memwatch::Config decides them).
+    def cadences
+      c = Memwatch::Config.new(env: {}, interval: 0.01)
+      { "status" => c.status_ticks, "smaps_rollup" => c.pss_ticks, "meminfo" => c.meminfo_ticks }
+    end
+
+    # Physical limit of a default tick: statm (status on every status_ticks-th), the
+    # cgroup, the allocator, the log row and the CPU clock every tick; smaps_rollup and
+    # meminfo every pss_ticks / meminfo_ticks.
     def summarise(v)
       ops = v["probe"].flat_map(&:keys).uniq.sort_by { |k| [k.start_with?("hot:") ? 1 : 0, k] }
       v["probe_ns"] = ops.to_h { |op| [op, Bench.summary(v["probe"].map { |p| p[op] })] }
+      every = cadences
+      v["cadences"] = every
       limits = v["probe"].map do |p|
-        p["status"] + p["cgroup"] + p["allocator"] + p["log_row"] + p["thread_cputime"] + (p["smaps_rollup"] + p["meminfo"]) / 10.0
+        p["statm"] * (1 - 1.0 / every["status"]) + p["status"] / every["status"] + p["cgroup"] + p["allocator"] +
+          p["log_row"] + p["thread_cputime"] + p["smaps_rollup"] / every["smaps_rollup"] + p["meminfo"] / every["meminfo"]
       end
       v["limit_ns_per_tick"] = Bench.summary(limits)
       v["sampler_ns"] = Bench.summary(v["sampler_ns_per_tick"])

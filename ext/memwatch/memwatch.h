@@ -51,6 +51,7 @@ VALUE memwatch_sample_to_hash(const mw_sample *s);
 int memwatch_procfs_open(void);
 void memwatch_procfs_close(void);
 int memwatch_read_status(mw_sample *s);
+int memwatch_read_statm(mw_sample *s, int64_t shmem);
 int memwatch_read_smaps_rollup(mw_sample *s);
 int memwatch_read_cgroup(mw_sample *s);
 int memwatch_read_meminfo(mw_sample *s);

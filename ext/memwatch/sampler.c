@@ -138,11 +138,19 @@ record_error(mw_sampler *s, const char *site)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* The native part of a sample: no Ruby API, safe on any thread. */
+/* The native part of a sample: no Ruby API, safe on any thread. Without
+ * +status+, RSS comes from statm and the status-only figures (swap, threads,
+ * shmem) are the latest status tick's, at most status_every ticks old. */
 void
-memwatch_read_native(mw_sampler *s, mw_sample *smp, int pss, int meminfo, int now)
+memwatch_read_native(mw_sampler *s, mw_sample *smp, int status, int pss, int meminfo, int now)
 {
-    if (memwatch_read_status(smp) < 0) record_error(s, "/proc/self/status");
+    if (status) {
+        if (memwatch_read_status(smp) < 0) record_error(s, "/proc/self/status");
+    } else {
+        if (memwatch_read_statm(smp, s->cached_shmem) < 0) record_error(s, "/proc/self/statm");
+        smp->f[MW_SWAP] = s->cached_swap;
+        smp->f[MW_THREADS] = s->cached_threads;
+    }
     if (pss && memwatch_read_smaps_rollup(smp) < 0) record_error(s, "/proc/self/smaps_rollup");
     if (memwatch_read_cgroup(smp) < 0) record_error(s, "cgroup memory files");
     if (meminfo && memwatch_read_meminfo(smp) < 0) record_error(s, "/proc/meminfo");
@@ -179,31 +187,51 @@ await_gc_locked(mw_sampler *s, uint64_t seq, double patience)
         if (pthread_cond_timedwait(&s->gc_cond, &s->lock, &until) == ETIMEDOUT) break;
 }
 
-/* The documented core routine: one tick of the sampler thread. */
+static int
+every(mw_sampler *s, long n)
+{
+    return n > 0 && s->ticks % (uint64_t)n == 0;
+}
+
+/* Asks the memwatch-gc Ruby thread for GC counters; it answers while we read
+ * /proc. Returns the sequence number its reply will move past. */
+static uint64_t
+request_gc(mw_sampler *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t seq = s->gc_seq;
+    s->gc_wanted = 1;
+    pthread_cond_broadcast(&s->gc_cond);
+    pthread_mutex_unlock(&s->lock);
+    return seq;
+}
+
+/* The documented core routine: one tick of the sampler thread. GC counters
+ * are asked for every gc_every ticks only: waking the Ruby thread and waiting
+ * for it is a third of a tick's CPU (two context switches), and at short
+ * intervals the other rows carry the latest counters (gc_age_seconds). */
 static void
 tick(mw_sampler *s)
 {
     mw_sample smp;
-    int pss = s->pss_every > 0 && s->ticks % (uint64_t)s->pss_every == 0;
-    int meminfo = s->meminfo_every > 0 && s->ticks % (uint64_t)s->meminfo_every == 0;
+    int status = every(s, s->status_every), gc = every(s, s->gc_every);
     double patience = s->interval / 4 < 0.05 ? s->interval / 4 : 0.05;
-    uint64_t seq;
+    uint64_t seq = gc ? request_gc(s) : 0;
 
-    pthread_mutex_lock(&s->lock);
-    seq = s->gc_seq;
-    s->gc_wanted = 1;                       /* the Ruby thread starts now... */
-    pthread_cond_broadcast(&s->gc_cond);
-    pthread_mutex_unlock(&s->lock);
-
-    memwatch_sample_clear(&smp);                     /* ...while we read /proc */
-    memwatch_read_native(s, &smp, pss, meminfo, 0);
+    memwatch_sample_clear(&smp);
+    memwatch_read_native(s, &smp, status, every(s, s->pss_every), every(s, s->meminfo_every), 0);
+    if (status) {
+        s->cached_shmem = smp.f[MW_RSS_SHMEM];
+        s->cached_swap = smp.f[MW_SWAP];
+        s->cached_threads = smp.f[MW_THREADS];
+    }
     smp.cpu = memwatch_thread_cpu(s);
 
     pthread_mutex_lock(&s->lock);
-    await_gc_locked(s, seq, patience);
+    if (gc) await_gc_locked(s, seq, patience);
     merge_locked(s, &smp);
     ring_push(&s->recent, &smp);
-    if (s->ticks % (uint64_t)s->long_every == 0) ring_push(&s->lng, &smp);
+    if (every(s, s->long_every)) ring_push(&s->lng, &smp);
     s->ticks++;
     pthread_mutex_unlock(&s->lock);
 

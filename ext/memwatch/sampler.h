@@ -21,7 +21,7 @@ typedef struct mw_sampler {
     pid_t pid;
     /* configuration (set by _start) */
     double interval;
-    long pss_every, meminfo_every, long_every, periodic_every;
+    long pss_every, meminfo_every, long_every, periodic_every, status_every, gc_every;
     int64_t page_size;
     /* state */
     mw_ring recent, lng;
@@ -31,6 +31,8 @@ typedef struct mw_sampler {
     double gc_tick;             /* 0 = no counters yet */
     uint64_t gc_seq, gc_reads;
     int gc_wanted, gc_stop, gc_interrupted;
+    /* /proc/self/status figures statm lacks, from the latest status tick (pthread only) */
+    int64_t cached_shmem, cached_swap, cached_threads;
     /* notes from Ruby, written into the next sample */
     int64_t note_ruby_malloc, note_leak_rate;
     char note_verdict[MW_VERDICT_LEN];
@@ -49,7 +51,7 @@ void memwatch_ring_free(mw_ring *r);
 const mw_sample *memwatch_ring_at(const mw_ring *r, long i);
 void memwatch_sample_clear(mw_sample *smp);
 double memwatch_thread_cpu(mw_sampler *s);
-void memwatch_read_native(mw_sampler *s, mw_sample *smp, int pss, int meminfo, int now);
+void memwatch_read_native(mw_sampler *s, mw_sample *smp, int status, int pss, int meminfo, int now);
 int memwatch_spawn_thread(mw_sampler *s);
 int memwatch_stop_thread(mw_sampler *s);
 void memwatch_sampler_hooks(void);

@@ -79,8 +79,8 @@ configure(mw_sampler *s, VALUE interval, VALUE caps, VALUE everies, VALUE page_s
 {
     Check_Type(caps, T_ARRAY);
     Check_Type(everies, T_ARRAY);
-    if (RARRAY_LEN(caps) != 2 || RARRAY_LEN(everies) != 4)
-        rb_raise(rb_eArgError, "memwatch: expected [recent, long] and 4 tick counts");
+    if (RARRAY_LEN(caps) != 2 || RARRAY_LEN(everies) != 6)
+        rb_raise(rb_eArgError, "memwatch: expected [recent, long] and 6 tick counts");
     s->interval = NUM2DBL(interval);
     if (!(s->interval >= 0.01 && s->interval <= 3600))
         rb_raise(rb_eArgError, "interval must be between 0.01 and 3600 seconds");
@@ -90,6 +90,8 @@ configure(mw_sampler *s, VALUE interval, VALUE caps, VALUE everies, VALUE page_s
     s->pss_every = positive_long(RARRAY_AREF(everies, 1), "pss_every", 1000000);
     s->meminfo_every = positive_long(RARRAY_AREF(everies, 2), "meminfo_every", 1000000);
     s->periodic_every = positive_long(RARRAY_AREF(everies, 3), "periodic_every", 1000000);
+    s->status_every = positive_long(RARRAY_AREF(everies, 4), "status_every", 1000000);
+    s->gc_every = positive_long(RARRAY_AREF(everies, 5), "gc_every", 1000000);
     s->page_size = NUM2LL(page_size);
     memwatch_ring_free(&s->recent);
     memwatch_ring_free(&s->lng);
@@ -99,7 +101,9 @@ configure(mw_sampler *s, VALUE interval, VALUE caps, VALUE everies, VALUE page_s
 
 /*
  * call-seq: sampler._start(interval, [ring, long_ring], [long_every, pss_every,
- *   meminfo_every, periodic_every], heap_page_size) -> true | false  (:nodoc:)
+ *   meminfo_every, periodic_every, status_every, gc_every], heap_page_size) -> true | false  (:nodoc:)
+ *
+ * periodic_every counts the memwatch-gc thread's wake-ups (one per gc_every ticks).
  *
  * The log (if any) must be opened first with Native._log_open.
  */
@@ -112,6 +116,7 @@ sampler_start(VALUE self, VALUE interval, VALUE caps, VALUE everies, VALUE page_
     configure(s, interval, caps, everies, page_size);
     if (memwatch_procfs_open() < 0) rb_sys_fail("memwatch: /proc/self/status");
     s->ticks = s->gc_seq = s->gc_reads = 0;
+    s->cached_shmem = s->cached_swap = s->cached_threads = MW_NA;
     s->gc_tick = 0;
     s->gc_stop = s->gc_wanted = s->gc_interrupted = 0;
     s->running = 1;
@@ -226,7 +231,7 @@ sampler_sample_now(VALUE self)
     int own_fds = !memwatch_sampler_active();
     if (own_fds && memwatch_procfs_open() < 0) rb_sys_fail("memwatch: /proc/self/status");
     memwatch_sample_clear(&smp);
-    memwatch_read_native(s, &smp, 1, 1, 1);
+    memwatch_read_native(s, &smp, 1, 1, 1, 1);
     if (own_fds) memwatch_procfs_close();
     smp.f[MW_GC_STATE] = read_gc(smp.gc);
     smp.gc_age = 0;

@@ -16,6 +16,7 @@ module Memwatch
       long_interval: [60.0, :float, 0.01..86_400, "seconds between downsampled samples"],
       pss_every: [nil, :ticks, 1..1_000_000, "read PSS/USS (smaps_rollup) every N ticks (default: every ~10 s)"],
       meminfo_every: [nil, :ticks, 1..1_000_000, "read host /proc/meminfo every N ticks (default: every ~10 s)"],
+      gc_every: [nil, :ticks, 1..1_000_000, "read the GC.stat counters every N ticks (default: every tick, at most ~2 times a second)"],
       verdict_interval: [15.0, :float, 0.01..86_400, "seconds between classifier runs"],
       fork: [true, :boolean, nil, "restart sampling (with its own log) in forked children"],
       label: [nil, :label, /\A[A-Za-z0-9_.-]{1,64}\z/, "a name for this process in log names and metadata"],
@@ -50,11 +51,18 @@ module Memwatch
 
     # Tick counts the sampler thread works with.
     def long_every = [(self[:long_interval] / self[:interval]).round, 1].max
-    def periodic_every = [(self[:verdict_interval] / self[:interval]).round, 1].max
+    # Counted in memwatch-gc wake-ups, one per gc_ticks ticks.
+    def periodic_every = [(self[:verdict_interval] / (self[:interval] * gc_ticks)).round, 1].max
     # smaps_rollup costs ~0.5 ms per 40 MB mapped: by default read it every
     # ~10 s whatever the interval, so a 0.1 s interval does not pay it 10x.
     def pss_ticks = self[:pss_every] || [(10.0 / self[:interval]).round, 1].max
     def meminfo_ticks = self[:meminfo_every] || [(10.0 / self[:interval]).round, 1].max
+    # Each GC counter read wakes the memwatch-gc Ruby thread and waits for it (two
+    # context switches, a third of a tick's CPU): at short intervals, every ~0.5 s;
+    # rows in between carry the latest counters and say how old (gc_age_seconds).
+    def gc_ticks = self[:gc_every] || [(0.5 / self[:interval]).round, 1].max
+    # /proc/self/status (swap, threads, shmem) every ~1 s; statm (RSS, anon) every tick.
+    def status_ticks = [(1.0 / self[:interval]).round, 1].max
 
     # The options as plain JSON-friendly data (an IO log is shown by its class).
     def to_json_data
