@@ -33,12 +33,8 @@ module Memwatch
         block
       end
 
-      # A fresh start is a fresh schedule: every callback runs at the first
-      # tick, so a restarted sampler (a test, a forked child) does not wait out
-      # a cadence set by the previous one.
       def start(sampler, config)
         @config = config
-        @callbacks.each { |cb| cb.due = 0.0 }
         @thread = Thread.new(sampler) do |s|
           Thread.current.name = "memwatch-gc"
           Thread.current.report_on_exception = false
