@@ -41,6 +41,8 @@ module Memwatch
         return nil unless current?
 
         @lock.synchronize do
+          next nil if @withdrawn # a periodic publish that raced with #withdraw
+
           doc = document(sample)
           @directory&.write(@identity.label, @pid, doc)
           doc
@@ -56,10 +58,15 @@ module Memwatch
       end
 
       # Removes this process's file (a worker shutting down cleanly).
+      # Under the publish lock, and for good: a periodic publish running on the
+      # memwatch-gc thread meanwhile must not write the file back.
       def withdraw
         return false unless current? && @directory
 
-        @directory.remove(@directory.file_for(@identity.label, @pid))
+        @lock.synchronize do
+          @withdrawn = true
+          @directory.remove(@directory.file_for(@identity.label, @pid))
+        end
       end
 
       # A new worker replaces its predecessor under the same label: drop the old file
