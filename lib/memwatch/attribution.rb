@@ -26,7 +26,7 @@ module Memwatch
   # nothing is hooked into the GC. See Recorder for what is measured per request and
   # Ranking for how retained growth is attributed when requests overlap.
   class Attribution
-    DEFAULTS = { interval: 1.0, window: 900.0, max_routes: 100, sample_every: 1 }.freeze
+    DEFAULTS = { interval: 1.0, window: 900.0, max_routes: 100, sample_every: :auto }.freeze
     REPORT_TTL = 2.0 # the fit takes a few ms to tens of ms: not once per poll
 
     @recorder = nil
@@ -38,12 +38,13 @@ module Memwatch
       def recorder = @recorder || configure
 
       # call-seq:
-      #   Memwatch::Attribution.configure(interval: 1.0, window: 900.0, max_routes: 100, sample_every: 1) -> Recorder
+      #   Memwatch::Attribution.configure(interval: 1.0, window: 900.0, max_routes: 100, sample_every: :auto) -> Recorder
       #
       # Replaces the process-wide recorder (forgetting what was recorded).
       # +interval+: seconds per counting interval; +window+: seconds of intervals kept
       # for the ranking; +max_routes+: distinct keys before the rest count as
-      # "(other)"; +sample_every+: record 1 request in N (1 = all).
+      # "(other)"; +sample_every+: record 1 request in N, at random (1 = all; :auto, the
+      # default, chooses N each interval so that ~100 requests a second are recorded).
       def configure(**options)
         opts = DEFAULTS.merge(options)
         check(opts)
@@ -122,7 +123,9 @@ module Memwatch
         num.(:interval, 0.05..3600)
         num.(:window, 10..86_400)
         raise ArgumentError, "memwatch attribution: max_routes must be an Integer in 2..10000" unless opts[:max_routes].is_a?(Integer) && (2..10_000).cover?(opts[:max_routes])
-        raise ArgumentError, "memwatch attribution: sample_every must be an Integer in 1..10000" unless opts[:sample_every].is_a?(Integer) && (1..10_000).cover?(opts[:sample_every])
+        unless opts[:sample_every] == :auto || (opts[:sample_every].is_a?(Integer) && (1..10_000).cover?(opts[:sample_every]))
+          raise ArgumentError, "memwatch attribution: sample_every must be :auto or an Integer in 1..10000 (got #{opts[:sample_every].inspect})"
+        end
         opts[:window] = [opts[:window].to_f, opts[:interval] * 10].max
       end
     end

@@ -44,7 +44,7 @@ module Memwatch
         @routes = routes.to_h { |r| [r.key, r] }
         @intervals = intervals
         @recorder = recorder
-        @design = Design.new(intervals, scale: recorder.sample_every)
+        @design = Design.new(intervals) # counts are exact even when sampling (Recorder#enter)
       end
 
       # call-seq:
@@ -53,7 +53,7 @@ module Memwatch
         fits = enough? ? SIGNALS.to_h { |s| [s, fit(s)] } : {}
         rows = route_rows(fits).sort_by { |r| [r["suspect"] ? 0 : 1, -(r["retained_bytes"] || 0), -r["requests"]] }
         { "pid" => Process.pid, "window_seconds" => @design.seconds.round(1), "intervals" => @intervals.size,
-          "requests" => window_counts.values.sum, "sample_every" => @recorder.sample_every,
+          "requests" => window_counts.values.sum, "sample_every" => sampled_at,
           "status" => enough? ? "ok" : "insufficient_data",
           "method" => "non-negative least squares of per-interval growth on per-route request counts",
           "unexplained_bytes_per_second" => fits[:retained]&.then { |f| f[:x].last.round },
@@ -64,6 +64,9 @@ module Memwatch
 
       def enough? = @intervals.size >= MIN_INTERVALS
 
+      # The largest sampling rate among the window's intervals (1: every request).
+      def sampled_at = @sampled_at ||= [@intervals.map { |i| i[3] || 1 }.max || 1, @recorder.sample_every].max
+
       def fit(signal)
         rows, y = @design.system(signal)
         return nil if rows.size < MIN_INTERVALS
@@ -72,7 +75,7 @@ module Memwatch
       end
 
       def window_counts
-        @window_counts ||= @intervals.each_with_object(Hash.new(0)) { |(_, _, c), h| c.each { |k, n| h[k] += n * @recorder.sample_every } }
+        @window_counts ||= @intervals.each_with_object(Hash.new(0)) { |(_, _, c), h| c.each { |k, n| h[k] += n } }
       end
 
       def route_rows(fits)
@@ -80,7 +83,7 @@ module Memwatch
           n = window_counts.fetch(key, 0)
           col = @design.columns.index(key)
           life = @routes[key]
-          row = { "route" => key, "requests" => n, "requests_total" => life ? life.requests * @recorder.sample_every : n,
+          row = { "route" => key, "requests" => n, "requests_total" => life ? life.seen : n,
                   "mean_seconds" => life && life.requests.positive? ? (life.seconds / life.requests).round(6) : nil,
                   "allocated_objects_per_request" => est(fits[:allocated], col)&.round,
                   "allocated_objects_in_flight_per_request" => life && life.requests.positive? ? (life.allocated / life.requests).round : nil,
@@ -143,7 +146,7 @@ module Memwatch
         notes = []
         notes << "fewer than #{MIN_INTERVALS} intervals recorded: no estimate yet" unless enough?
         notes << "memwatch is not sampling: retained bytes come from RSS outside the Ruby heap, not the allocator" if fits.any? && fits[:malloc].nil?
-        notes << "1 request in #{@recorder.sample_every} is recorded; counts are scaled up" if @recorder.sample_every > 1
+        notes << "1 request in #{sampled_at} (chosen at random) is measured for allocations and time; every request is counted" if sampled_at > 1
         notes << "routes beyond the #{Design::MAX_COLUMNS} busiest share one column" if @design.columns.include?(Recorder::OTHER)
         notes
       end

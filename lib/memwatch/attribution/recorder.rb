@@ -18,17 +18,29 @@ module Memwatch
     # of about +interval+ seconds, each closed with a Probe reading; Ranking regresses
     # the growth between readings on those counts.
     class Recorder
-      Route = Struct.new(:key, :requests, :allocated, :solo, :seconds)
+      # +seen+ counts every request; +requests+ the measured ones (allocations, time),
+      # which are 1 in sample_every when sampling.
+      Route = Struct.new(:key, :requests, :allocated, :solo, :seconds, :seen)
       OTHER = "(other)"
+      COUNT_ONLY = [].freeze # the token of a request that is counted, not measured
       MARGIN = 0.02 # seconds after a sampler tick before the interval closes on it
+      # sample_every: :auto measures about this many requests a second per process (the
+      # others are only counted): enough for per-request allocation figures, while the
+      # regression of retained growth always has the exact counts.
+      AUTO_RATE = 100.0
+      AUTO_MAX = 1000
 
-      attr_reader :interval, :window, :max_routes, :sample_every, :intervals, :errors, :pid, :started
+      attr_reader :interval, :window, :max_routes, :intervals, :errors, :pid, :started
 
-      def initialize(interval: 1.0, window: 900.0, max_routes: 100, sample_every: 1)
+      # The rate in force now: record 1 request in N (chosen per interval with :auto).
+      attr_reader :sample_every
+
+      def initialize(interval: 1.0, window: 900.0, max_routes: 100, sample_every: :auto)
         @interval = interval
         @window = window
         @max_routes = max_routes
-        @sample_every = sample_every
+        @auto = sample_every == :auto
+        @sample_every = @auto ? 1 : sample_every
         @lock = Mutex.new
         @probe = Probe.new
         reset
@@ -47,14 +59,21 @@ module Memwatch
       end
 
       # call-seq:
-      #   recorder.enter -> token (pass it to #leave) or nil when not sampled
+      #   recorder.enter -> token (pass it to #leave)
+      #
+      # With sampling, a request not measured only gets counted at #leave (the counts
+      # feed the regression of retained growth, and sampled counts would bias it: noise
+      # in a regressor shrinks its slope). It is chosen at random, not every Nth, so a
+      # load that cycles through routes cannot alias with N. (@seen may miss a count
+      # when threads race: it only sets the :auto rate.)
       def enter
+        @seen += 1
+        n = @sample_every
+        return COUNT_ONLY if n > 1 && rand(n) != 0
+
         alloc = GC.stat(:total_allocated_objects)
         @lock.lock
         begin
-          @seen += 1
-          return nil unless @sample_every == 1 || (@seen % @sample_every).zero?
-
           boundary(alloc)
           @inflight += 1
           [@share, @solo_share, Process.clock_gettime(Process::CLOCK_MONOTONIC), @generation]
@@ -70,6 +89,7 @@ module Memwatch
       # closes, which starts afresh in the child.
       def leave(token, key)
         return unless token
+        return count_only(key) if token.equal?(COUNT_ONLY)
 
         alloc = GC.stat(:total_allocated_objects)
         now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -116,6 +136,7 @@ module Memwatch
         @pid = Process.pid
         @started = Time.now.to_f
         @seen = 0
+        @seen_mark = [0, Process.clock_gettime(Process::CLOCK_MONOTONIC)]
         @inflight = 0
         @share = 0.0
         @solo_share = 0
@@ -138,17 +159,45 @@ module Memwatch
       end
 
       def route(key)
-        @routes[key] || (@routes.size < @max_routes ? (@routes[key] = Route.new(key, 0, 0.0, 0, 0.0)) : other)
+        @routes[key] || (@routes.size < @max_routes ? (@routes[key] = Route.new(key, 0, 0.0, 0, 0.0, 0)) : other)
       end
 
-      def other = (@routes[OTHER] ||= Route.new(OTHER, 0, 0.0, 0, 0.0))
+      def other = (@routes[OTHER] ||= Route.new(OTHER, 0, 0.0, 0, 0.0, 0))
 
       def account(route, token, now)
         route.requests += 1
         route.allocated += @share - token[0]
         route.solo += @solo_share - token[1]
         route.seconds += now - token[2]
+        tally(route)
+      end
+
+      def tally(route)
+        route.seen += 1
         @counts[route.key] = (@counts[route.key] || 0) + 1
+      end
+
+      def count_only(key)
+        now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        @lock.lock
+        begin
+          tally(route(key))
+          due = now >= @next_close && take_interval(now)
+        ensure
+          @lock.unlock
+        end
+        close_interval(*due) if due
+        nil
+      end
+
+      # With :auto, the next interval's N from this one's request rate (all requests).
+      def adapt(now)
+        seen, since = @seen_mark
+        @seen_mark = [@seen, now]
+        return unless @auto && now > since
+
+        rate = (@seen - seen) / (now - since)
+        @sample_every = (rate / AUTO_RATE).floor.clamp(1, AUTO_MAX)
       end
 
       # Seconds until the next interval should close. With the sampler running, just
@@ -166,19 +215,21 @@ module Memwatch
       # Under the lock: hands the counts over and starts a new interval.
       def take_interval(now)
         counts = @counts
+        used = @sample_every
         @counts = {}
+        adapt(now)
         @next_close = now + @interval # until close_interval sets it from the tick grid
-        [counts]
+        [counts, used]
       end
 
       # Outside the lock: the probe costs a few µs and must not hold up other threads.
-      def close_interval(counts)
+      def close_interval(counts, used)
         return reset unless @pid == Process.pid # copied by a fork: not this process's
 
         reading = @probe.read
         wait = delay(reading)
         @lock.synchronize do
-          @intervals << [@opened, reading, counts]
+          @intervals << [@opened, reading, counts, used]
           @opened = reading
           @next_close = reading[0] + wait
           @intervals.shift while @intervals.size > 1 && reading[0] - @intervals[0][0][0] > @window
