@@ -79,6 +79,12 @@ module Bench
         ## Per-request attribution
         #{attribution(r)}
 
+        ## Heap-dump summary: memwatch vs heapy
+        #{r.dig("heap_summary", "markdown") || "(not run)"}
+
+        Each command in a fresh process (peak RSS from getrusage of the child); the dump is made
+        by a child Ruby with allocation tracing on (bench/heap_summary.rb, which also runs alone).
+
         ## Log size
         #{log_size(r["log_size"])}
 

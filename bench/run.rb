@@ -19,6 +19,7 @@ SECTIONS = {
   "routes" => -> { Bench::Routes.run },
   "puma" => -> { Bench::PumaThroughput.run },
   "callgrind" => -> { Bench::Callgrind.run },
+  "heap_summary" => -> { Bench::HeapSummary.run },
   "cpu_share" => -> {} # run in a thread beside the others (see below)
 }.freeze
 

@@ -24,7 +24,7 @@ module Bench
 
     def bullets(r)
       [puma_bullet(r["puma"], r["tick_cost"]), tick_bullet(r["tick_cost"]), share_bullet(r["cpu_share"]), callgrind_bullet(r["callgrind"]),
-       dump_bullet(r["dump_stall"]), routes_bullet(r["routes"]), attribution_bullet(r), log_bullet(r["log_size"])].compact
+       dump_bullet(r["dump_stall"]), heap_bullet(r["heap_summary"]), routes_bullet(r["routes"]), attribution_bullet(r), log_bullet(r["log_size"])].compact
     end
 
     def ratio(s, d = 3) = ReportTables.mmm(s, d)
@@ -85,6 +85,13 @@ module Bench
           "streaming the file afterwards: #{f.(s.dig("forked", "stream", "stall_ms", "median"))} ms longest stall"
       end
       "- **Heap dump** (a ticker thread in the serving process; stalls exclude CPU starvation by other tenants): #{parts.join("; ")}."
+    end
+
+    def heap_bullet(d)
+      faster = d && d["markdown"].to_s.lines.grep(/faster than/).first
+      return nil unless faster
+
+      "- **`memwatch heap summary`** on a #{ReportTables.fmt(d["objects"])}-object dump, #{faster.strip.sub(/\Aby /, "by ")} (heapy 0.2, Debian's ruby-heapy)."
     end
 
     def routes_bullet(d)
