@@ -7,12 +7,13 @@ require "time"
 
 module Memwatch
   module Endpoint
-    # POST /heap_dump: ObjectSpace.dump_all in a forked child, so the worker stalls only
-    # for the fork (milliseconds) instead of the whole dump (~0.8 s per 1M objects, GVL
-    # held). The child writes into an unlinked file in the private dump_dir; when it is
-    # done the worker streams that file in 1 MiB chunks (reading a finished file rarely
-    # gives up the GVL; relaying a live pipe does, at every read). The X-Memwatch-Manifest
-    # header describes the dump (pid, Ruby, GC.stat, allocator, time).
+    # POST /heap_dump: ObjectSpace.dump_all in a forked child, so the worker pays only for
+    # the fork (milliseconds) instead of the whole dump (~0.5 s of CPU per 1M objects,
+    # competing with requests for the GVL, the requesting thread blocked throughout). The
+    # child writes into an unlinked file in the private dump_dir; when it is done the
+    # worker streams that file in 1 MiB chunks (reading a finished file rarely gives up the
+    # GVL; relaying a live pipe does, at every read). The X-Memwatch-Manifest header
+    # describes the dump (pid, Ruby, GC.stat, allocator, time).
     module HeapDump
       PARAMS = { gc: :bool, since: 0..(2**62), gzip: :bool }.freeze
 
