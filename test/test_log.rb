@@ -2,6 +2,7 @@
 
 require_relative "test_helper"
 require "memwatch"
+require "json"
 
 class TestLog < Minitest::Test
   def teardown = Memwatch.stop
@@ -116,6 +117,33 @@ class TestLog < Minitest::Test
       assert $?.success?, out
       assert_operator File.size(png), :>, 1000
       assert_equal "\x89PNG".b, File.binread(png, 4)
+    end
+  end
+
+  # The README's promise: pandas.read_csv(sep="\t", comment="#") reads the log as it is.
+  PANDAS = <<~'PY'
+    import json, sys
+    import pandas as pd
+    df = pd.read_csv(sys.argv[1], sep="\t", comment="#")
+    t = pd.to_datetime(df["tick"], unit="s")
+    print(json.dumps({"columns": list(df.columns), "rows": len(df), "types": sorted(set(df["type"])),
+                      "rss_numeric": bool(pd.api.types.is_numeric_dtype(df["rss_bytes"])),
+                      "rss_min": float(df["rss_bytes"].min()), "span": (t.max() - t.min()).total_seconds()}))
+  PY
+
+  def test_pandas_reads_the_log
+    skip "python3 with pandas not installed (apt-get install python3-pandas)" unless system("python3", "-c", "import pandas", err: File::NULL)
+    Dir.mktmpdir do |dir|
+      path = start_logging(dir)
+      Memwatch.stop
+      rows = File.readlines(path).count { |l| l.start_with?("sample\t") }
+      out = IO.popen(["python3", "-c", PANDAS, path], err: %i[child out], &:read)
+      assert $?.success?, out
+      got = JSON.parse(out)
+      assert_equal Memwatch.columns.map(&:to_s), got["columns"]
+      assert_equal [rows, ["sample"], true], got.values_at("rows", "types", "rss_numeric")
+      assert_operator got["rss_min"], :>, 0
+      assert_operator got["span"], :>, 0
     end
   end
 end
