@@ -76,10 +76,16 @@ memwatch_sync_init(mw_sampler *s)
 
 /* ---- rings ------------------------------------------------------------ */
 
+/* Touched now, at start: calloc'd pages would otherwise fault in one by one
+ * on the first pass of the ring, in the sampler's ticks (and memwatch's own
+ * memory would creep up for hours instead of being what it reports). */
 int
 memwatch_ring_alloc(mw_ring *r, long cap)
 {
+    size_t bytes = (size_t)cap * sizeof(mw_sample);
     r->buf = calloc((size_t)cap, sizeof(mw_sample));
+    /* volatile: a memset of calloc'd memory is a dead store the compiler may drop */
+    for (size_t off = 0; r->buf && off < bytes; off += 4096) ((volatile char *)r->buf)[off] = 0;
     r->cap = r->buf ? cap : 0;
     r->head = r->count = 0;
     return r->buf ? 0 : -1;
