@@ -49,9 +49,14 @@ OptionParser.new do |o|
   o.on("--keep", "keep the generated dump") { options[:keep] = true }
 end.parse!
 
+# heapy is a system gem (Debian's ruby-heapy): under `bundle exec` (rake bench) it would
+# inherit the bundle's load path and fail to find its own dependencies.
+UNBUNDLED = %w[RUBYOPT RUBYLIB BUNDLE_GEMFILE BUNDLE_BIN_PATH BUNDLER_SETUP BUNDLER_VERSION GEM_HOME GEM_PATH].to_h { |k| [k, nil] }.freeze
+
 def measure(argv, runs)
+  env = argv.first == "heapy" ? UNBUNDLED : {}
   results = Array.new(runs) do
-    line = IO.popen([RbConfig.ruby, "-e", WRAPPER, *argv], &:read)
+    line = IO.popen(env, [RbConfig.ruby, "-e", WRAPPER, *argv], &:read)
     ok, wall, cpu, rss = line.split
     raise "failed: #{argv.join(" ")}" unless ok == "0"
 

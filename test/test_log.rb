@@ -131,13 +131,17 @@ class TestLog < Minitest::Test
                       "rss_min": float(df["rss_bytes"].min()), "span": (t.max() - t.min()).total_seconds()}))
   PY
 
+  # Debian's python3-pandas lives with Debian's python3 (a pyenv or venv python3 on
+  # PATH would not see it).
+  PYTHON = File.executable?("/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+
   def test_pandas_reads_the_log
-    skip "python3 with pandas not installed (apt-get install python3-pandas)" unless system("python3", "-c", "import pandas", err: File::NULL)
+    skip "python3 with pandas not installed (apt-get install python3-pandas)" unless system(PYTHON, "-c", "import pandas", err: File::NULL)
     Dir.mktmpdir do |dir|
       path = start_logging(dir)
       Memwatch.stop
       rows = File.readlines(path).count { |l| l.start_with?("sample\t") }
-      out = IO.popen(["python3", "-c", PANDAS, path], err: %i[child out], &:read)
+      out = IO.popen([PYTHON, "-c", PANDAS, path], err: %i[child out], &:read)
       assert $?.success?, out
       got = JSON.parse(out)
       assert_equal Memwatch.columns.map(&:to_s), got["columns"]
