@@ -5,6 +5,7 @@
 #   BENCH_QUICK=1        short runs, one round (a smoke test: ~4 minutes)
 #   BENCH_ONLY=a,b       only these sections (names below)
 #   BENCH_CALLGRIND=1    also the callgrind section (valgrind; ~5 more minutes)
+#   BENCH_ROUNDS=N       rounds of the Puma section (default 3)
 require "fileutils"
 require "tmpdir"
 require_relative "lib/common"

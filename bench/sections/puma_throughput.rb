@@ -24,7 +24,7 @@ module Bench
     module_function
 
     def run(only: nil)
-      rounds = Bench.quick? ? 1 : 3
+      rounds = Integer(ENV.fetch("BENCH_ROUNDS", Bench.quick? ? 1 : 3)) # more rounds: tighter medians
       seconds = Bench.quick? ? 2 : 4
       configs = configs_available
       out = { "rounds" => rounds, "seconds" => seconds, "wrk" => "-t2 -c8", "threads" => 4,
