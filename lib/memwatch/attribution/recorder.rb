@@ -89,23 +89,17 @@ module Memwatch
       # closes, which starts afresh in the child.
       def leave(token, key)
         return unless token
-        return count_only(key) if token.equal?(COUNT_ONLY)
+        return record(Process.clock_gettime(Process::CLOCK_MONOTONIC)) { tally(route(key)) } if token.equal?(COUNT_ONLY)
 
         alloc = GC.stat(:total_allocated_objects)
         now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-        @lock.lock
-        begin
-          return unless token[3] == @generation # begun before a reset
+        record(now) do
+          next false unless token[3] == @generation # begun before a reset
 
           boundary(alloc)
           @inflight -= 1
           account(route(key), token, now)
-          due = now >= @next_close && take_interval(now)
-        ensure
-          @lock.unlock
         end
-        close_interval(*due) if due
-        nil
       end
 
       # call-seq:
@@ -177,12 +171,12 @@ module Memwatch
         @counts[route.key] = (@counts[route.key] || 0) + 1
       end
 
-      def count_only(key)
-        now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      # Runs the bookkeeping under the lock (false: nothing recorded), then closes the
+      # interval when one is due, outside the lock.
+      def record(now)
         @lock.lock
         begin
-          tally(route(key))
-          due = now >= @next_close && take_interval(now)
+          due = yield != false && now >= @next_close && take_interval(now)
         ensure
           @lock.unlock
         end
