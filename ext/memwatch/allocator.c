@@ -155,10 +155,11 @@ read_glibc(mw_sample *s, int forced)
 #ifdef MW_HAVE_MALLINFO2
     struct timespec a, b;
     if (glibc_skip > 0 && !forced) { glibc_skip--; return; }
+    /* The sample's own time decides the rate limit: a clock read per tick is a
+     * syscall on VMs whose clocksource has no vDSO path. */
+    if (!forced && glibc_last > 0 && s->tick - glibc_last < 1.0 && s->tick >= glibc_last) return;
+    glibc_last = s->tick;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    double now = (double)a.tv_sec + a.tv_nsec / 1e9;
-    if (!forced && glibc_last > 0 && now - glibc_last < 1.0) return;
-    glibc_last = now;
     struct mallinfo2 mi = mallinfo2();
     clock_gettime(CLOCK_MONOTONIC, &b);
     s->f[MW_AL0] = (int64_t)(mi.uordblks + mi.hblkhd);

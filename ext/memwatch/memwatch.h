@@ -53,7 +53,7 @@ void memwatch_procfs_close(void);
 int memwatch_read_status(mw_sample *s);
 int memwatch_read_statm(mw_sample *s, int64_t shmem);
 int memwatch_read_smaps_rollup(mw_sample *s);
-int memwatch_read_cgroup(mw_sample *s);
+int memwatch_read_cgroup(mw_sample *s, int limit);
 int memwatch_read_meminfo(mw_sample *s);
 
 /* allocator.c */

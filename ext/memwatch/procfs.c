@@ -175,14 +175,16 @@ read_limit(void)
     return (v <= 0 || v >= (1LL << 62)) ? MW_NA : (int64_t)v;
 }
 
+/* The limit rarely changes: read with +limit+ (status ticks), else MW_NA and
+ * the caller carries the last one. */
 int
-memwatch_read_cgroup(mw_sample *s)
+memwatch_read_cgroup(mw_sample *s, int limit)
 {
     char buf[64];
     if (fd_cg_usage < 0) return 0;
     if (pread_all(fd_cg_usage, buf, sizeof(buf)) <= 0) return -1;
     s->f[MW_CG_USAGE] = strtoll(buf, NULL, 10);
-    s->f[MW_CG_LIMIT] = read_limit();
+    if (limit) s->f[MW_CG_LIMIT] = read_limit();
     return 0;
 }
 

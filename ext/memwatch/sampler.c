@@ -156,9 +156,10 @@ memwatch_read_native(mw_sampler *s, mw_sample *smp, int status, int pss, int mem
         if (memwatch_read_statm(smp, s->cached_shmem) < 0) record_error(s, "/proc/self/statm");
         smp->f[MW_SWAP] = s->cached_swap;
         smp->f[MW_THREADS] = s->cached_threads;
+        smp->f[MW_CG_LIMIT] = s->cached_cg_limit;
     }
     if (pss && memwatch_read_smaps_rollup(smp) < 0) record_error(s, "/proc/self/smaps_rollup");
-    if (memwatch_read_cgroup(smp) < 0) record_error(s, "cgroup memory files");
+    if (memwatch_read_cgroup(smp, status) < 0) record_error(s, "cgroup memory files");
     if (meminfo && memwatch_read_meminfo(smp) < 0) record_error(s, "/proc/meminfo");
     memwatch_read_allocator(smp, now);
 }
@@ -230,8 +231,10 @@ tick(mw_sampler *s)
         s->cached_shmem = smp.f[MW_RSS_SHMEM];
         s->cached_swap = smp.f[MW_SWAP];
         s->cached_threads = smp.f[MW_THREADS];
+        s->cached_cg_limit = smp.f[MW_CG_LIMIT];
+        s->cached_cpu = memwatch_thread_cpu(s); /* a syscall: ~1 s resolution is enough */
     }
-    smp.cpu = memwatch_thread_cpu(s);
+    smp.cpu = s->cached_cpu;
 
     pthread_mutex_lock(&s->lock);
     if (gc) await_gc_locked(s, seq, patience);
@@ -260,7 +263,8 @@ sampler_main(void *arg)
         next += s->interval;
         /* Late (a busy machine, a slow smaps_rollup): skip the missed ticks
          * and keep a full interval to the next one, never a burst. */
-        if (next < mono_now()) next = mono_now() + s->interval;
+        double now = mono_now();
+        if (next < now) next = now + s->interval;
         struct timespec until = mono_deadline(next);
         while (s->running && pthread_cond_timedwait(&s->tick_cond, &s->lock, &until) != ETIMEDOUT)
             ;

@@ -31,8 +31,10 @@ typedef struct mw_sampler {
     double gc_tick;             /* 0 = no counters yet */
     uint64_t gc_seq, gc_reads;
     int gc_wanted, gc_stop, gc_interrupted;
-    /* /proc/self/status figures statm lacks, from the latest status tick (pthread only) */
-    int64_t cached_shmem, cached_swap, cached_threads;
+    /* figures read on status ticks only (about once a second), carried in between:
+     * what statm lacks, the cgroup limit, and the thread's own CPU clock (pthread only) */
+    int64_t cached_shmem, cached_swap, cached_threads, cached_cg_limit;
+    double cached_cpu;
     /* notes from Ruby, written into the next sample */
     int64_t note_ruby_malloc, note_leak_rate;
     char note_verdict[MW_VERDICT_LEN];

@@ -116,7 +116,8 @@ sampler_start(VALUE self, VALUE interval, VALUE caps, VALUE everies, VALUE page_
     configure(s, interval, caps, everies, page_size);
     if (memwatch_procfs_open() < 0) rb_sys_fail("memwatch: /proc/self/status");
     s->ticks = s->gc_seq = s->gc_reads = 0;
-    s->cached_shmem = s->cached_swap = s->cached_threads = MW_NA;
+    s->cached_shmem = s->cached_swap = s->cached_threads = s->cached_cg_limit = MW_NA;
+    s->cached_cpu = 0;
     s->gc_tick = 0;
     s->gc_stop = s->gc_wanted = s->gc_interrupted = 0;
     s->running = 1;
