@@ -250,13 +250,15 @@ class TestAttribution < Minitest::Test
   end
 
   # A real recorder's report: requests through the middleware, one route
-  # retaining 200 small objects each, so the ranking has a suspect. (Not big strings:
-  # in a process that freed memory earlier in a long test run, the allocator hands
-  # that memory out again and RSS does not move; old objects always do.)
+  # retaining 1,000 small objects each (~40 KB of heap slots), so the ranking has a
+  # clear suspect. (Not big strings: in a process that freed memory earlier in a long
+  # test run, the allocator hands that memory out again and RSS does not move; old
+  # objects always do.) Every request is measured: these tests are about the log.
   def ranked_report
+    A.configure(interval: 0.05, window: 60, sample_every: 1)
     keep = []
     app = A.new(lambda do |e|
-      keep << Array.new(200) { |i| "retained-#{i}" } if e["PATH_INFO"] == "/leak"
+      keep << Array.new(1000) { |i| "retained-#{i}" } if e["PATH_INFO"] == "/leak"
       [200, {}, ["ok"]]
     end)
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
@@ -266,7 +268,11 @@ class TestAttribution < Minitest::Test
       report = A::Ranking.new(*A.recorder.snapshot, A.recorder).to_h
       top = report["routes"].first
       return report if report["status"] == "ok" && report["routes"].size == 4 && top["route"] == "GET /leak" && top["suspect"]
-      raise "no ranking in 30 s: #{report.inspect[0, 300]}" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      next unless Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+
+      keys = %w[route suspect retained_bytes_per_request retained_bytes_per_request_se old_objects_per_request t evidence]
+      raise "no ranking in 30 s: #{report.slice("status", "intervals", "requests", "notes")} " \
+            "#{report["routes"].map { |r| r.slice(*keys) }}"
     end
   end
 

@@ -85,7 +85,9 @@ module Memwatch
       def shutdown
         return false unless @directory && Process.pid == @owner_pid
 
+        pub = @publisher
         @publisher = nil
+        pub&.withdraw # waits out a periodic publish in progress; none comes after it
         @directory.destroy(keep_dir: @chosen)
       end
 
@@ -134,9 +136,11 @@ module Memwatch
         @warned = nil
         result
       rescue StandardError => e
-        message = "memwatch cluster: cannot publish to #{pub.directory&.path}: #{e.message}"
-        warn message unless message == @warned
-        @warned = message
+        # Said once per kind of failure: the message names a per-thread temporary file,
+        # so two threads failing the same way would otherwise both be reported.
+        key = [pub.directory&.path, e.class]
+        warn "memwatch cluster: cannot publish to #{pub.directory&.path}: #{e.message}" unless key == @warned
+        @warned = key
         nil
       end
 

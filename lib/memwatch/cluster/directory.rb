@@ -124,10 +124,13 @@ module Memwatch
 
       # The master, at shutdown: removes every file, and the directory itself unless
       # the user chose it (+keep_dir+).
-      def destroy(keep_dir: false)
+      # A worker still shutting down may publish between the sweep and the rmdir: sweep again.
+      def destroy(keep_dir: false, tries: 3)
         Dir.children(@path).each { |name| FileUtils.remove_entry_secure(File.join(@path, name)) }
         Dir.rmdir(@path) unless keep_dir
         true
+      rescue Errno::ENOTEMPTY
+        (tries -= 1).positive? ? retry : false
       rescue SystemCallError, ArgumentError
         false
       end
