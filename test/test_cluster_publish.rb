@@ -92,6 +92,23 @@ class TestClusterPublish < Minitest::Test
     assert Dir.exist?(File.join(@tmp, "c")), "a directory the user chose stays (empty)"
   end
 
+  # Puma fires its after_stopped and worker-shutdown hooks inside a signal trap, where
+  # Mutex#lock raises ThreadError: leave and shutdown must work there.
+  def test_leave_and_shutdown_work_inside_a_signal_trap
+    dir = File.join(@tmp, "c")
+    Cluster.configure(dir: dir)
+    Cluster.join
+    results = []
+    old = Signal.trap("USR2") { results << (Cluster.leave rescue $!) << (Cluster.shutdown rescue $!) }
+    Process.kill("USR2", Process.pid)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 5
+    sleep 0.01 while results.size < 2 && Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
+    assert_equal [true, true], results
+    assert_empty Dir.children(dir), "a directory the user chose stays, emptied"
+  ensure
+    Signal.trap("USR2", old || "DEFAULT")
+  end
+
   def test_default_directory_is_private_and_removed_at_shutdown
     dir = Cluster.configure
     assert_equal File.join(Dir.tmpdir, "memwatch-#{Process.uid}", "cluster-#{Process.pid}"), dir.path

@@ -87,8 +87,11 @@ module Memwatch
 
         pub = @publisher
         @publisher = nil
-        pub&.withdraw # waits out a periodic publish in progress; none comes after it
+        pub&.withdraw # no publish writes the file back after this
         @directory.destroy(keep_dir: @chosen)
+      rescue StandardError => e # runs in Puma's shutdown (a signal trap): never raise there
+        warn "memwatch cluster: could not remove #{@directory&.path}: #{e.class}: #{e.message}"
+        false
       end
 
       # call-seq:

@@ -45,6 +45,7 @@ module Memwatch
 
           doc = document(sample)
           @directory&.write(@identity.label, @pid, doc)
+          withdraw_file if @withdrawn # #withdraw ran while this was writing
           doc
         end
       end
@@ -58,15 +59,14 @@ module Memwatch
       end
 
       # Removes this process's file (a worker shutting down cleanly).
-      # Under the publish lock, and for good: a periodic publish running on the
-      # memwatch-gc thread meanwhile must not write the file back.
+      # For good: a periodic publish on the memwatch-gc thread that is writing meanwhile
+      # sees the flag after its write and removes the file itself. No lock here: Puma
+      # runs its shutdown hooks in a signal trap, where Mutex#lock raises ThreadError.
       def withdraw
         return false unless current? && @directory
 
-        @lock.synchronize do
-          @withdrawn = true
-          @directory.remove(@directory.file_for(@identity.label, @pid))
-        end
+        @withdrawn = true
+        withdraw_file
       end
 
       # A new worker replaces its predecessor under the same label: drop the old file
@@ -80,6 +80,8 @@ module Memwatch
       end
 
       private
+
+      def withdraw_file = @directory.remove(@directory.file_for(@identity.label, @pid))
 
       def note_reference(sample)
         return if @reference || sample.nil?
