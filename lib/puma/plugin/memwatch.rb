@@ -10,7 +10,10 @@
 #   memwatch log: "log/memwatch/"          # optional: any Memwatch.start option
 #
 # See Memwatch::PumaSupport and doc/readme-puma.md.
-require "puma/dsl"
+# Not puma/dsl alone: Puma 5.6's dsl.rb needs configuration.rb's ConfigDefault, and
+# Puma 8's configuration.rb needs puma.rb (Puma.mri?). Inside Puma all are loaded already.
+require "puma"
+require "puma/configuration"
 require "puma/plugin"
 require "memwatch/puma_support"
 
