@@ -2,7 +2,6 @@
 
 require "fileutils"
 require "json"
-require "securerandom"
 require "time"
 require_relative "../heap"
 
@@ -51,7 +50,7 @@ module Memwatch
         @trace = params.fetch(:trace, true) && config.tracing?
         @top = params.fetch(:top, 20)
         @env = env.select { |k, _| k == "HTTP_AUTHORIZATION" } # what DumpChild redacts
-        @id = "#{Time.now.utc.strftime("%Y%m%dT%H%M%SZ")}-#{Process.pid}-#{SecureRandom.hex(3)}"
+        @id = HeapDump.dump_id
         @pid = Process.pid
         @state = { id: @id, status: "running", step: "starting", every_seconds: @every, tracing: @trace,
                    dumps_taken: 0, started_at: Time.now.utc.iso8601(3) }
@@ -113,9 +112,9 @@ module Memwatch
           io, _bytes = job.run("#{@id}-#{name}")
           path = File.join(dir, "#{name}.json.gz")
           File.open(path, File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| IO.copy_stream(io, f) }
-          io.close
           Memwatch::Heap::Manifest.write(path, JSON.generate(generation: generation))
         ensure
+          io&.close # also when copying failed (a full dump_dir)
           lock.release(ran: true)
         end
         @state[:dumps_taken] += 1

@@ -23,7 +23,7 @@ module Memwatch
         opts = options(ctx)
         headroom!(opts[:gc])
         lock = DumpLock.acquire(ctx.config.dump_dir, ctx.config.dump_cooldown)
-        id = "#{Time.now.utc.strftime("%Y%m%dT%H%M%SZ")}-#{Process.pid}-#{SecureRandom.hex(3)}"
+        id = dump_id
         manifest = manifest(id, opts)
         job = DumpJob.new(ctx.config, opts, ctx.request.env)
         begin
@@ -72,6 +72,9 @@ module Memwatch
         raise Refused.new(503, "not enough memory headroom under the cgroup limit for a dump child " \
                                "(#{(limit - usage) >> 20} MiB free, #{need >> 20} MiB wanted)", "retry-after" => "60")
       end
+
+      # "<UTC time>-<pid>-<random>": names dumps (and heap captures) apart across workers.
+      def dump_id = "#{Time.now.utc.strftime("%Y%m%dT%H%M%SZ")}-#{Process.pid}-#{SecureRandom.hex(3)}"
 
       def manifest(id, opts)
         { id: id, pid: Process.pid, ppid: Process.ppid, ruby: RUBY_VERSION, platform: RUBY_PLATFORM,
